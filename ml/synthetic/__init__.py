@@ -1,0 +1,17 @@
+"""Seeded synthetic retailer exports with planted personas and documented faults."""
+
+from ml.synthetic.faults import FAULT_RATES, inject_faults
+from ml.synthetic.generator import GeneratorConfig, generate
+
+RAW_TABLES = ("customers", "products", "orders", "order_items", "web_events", "marketing_touches")
+
+
+def make_demo_data(config: GeneratorConfig):
+    """Return (dirty raw tables, planted personas, fault log) for ``config``."""
+    clean = generate(config)
+    planted = clean.pop("planted_personas")
+    dirty, fault_log = inject_faults(clean, seed=config.seed)
+    return dirty, planted, fault_log
+
+
+__all__ = ["FAULT_RATES", "RAW_TABLES", "GeneratorConfig", "make_demo_data"]

@@ -1,0 +1,80 @@
+"""The one place that knows where the warehouse is and how to write to it.
+
+DuckDB allows a single writing process per file, and an open session blocks
+writers, so every helper here opens a connection, does its work and closes it.
+Tables are replaced inside one transaction: a reader sees the old tables or the
+new ones, never half of either.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import duckdb
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WAREHOUSE_ENV = "MICROSEG_WAREHOUSE"
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+
+
+def warehouse_path() -> Path:
+    """Absolute warehouse path from ``MICROSEG_WAREHOUSE`` (relative paths are from the repo root)."""
+    path = Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def export_warehouse_env() -> Path:
+    """Pin the absolute path in the environment, so dbt (run from dbt_project/) sees the same file."""
+    path = warehouse_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[WAREHOUSE_ENV] = str(path)
+    return path
+
+
+@contextmanager
+def connect(read_only: bool = False, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    path = path or warehouse_path()
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _select_list(df: pd.DataFrame) -> str:
+    # pandas categoricals arrive as DuckDB ENUMs; raw exports are plain text, so cast them back.
+    cols = []
+    for name, dtype in df.dtypes.items():
+        quoted = '"' + str(name).replace('"', '""') + '"'
+        cols.append(f"cast({quoted} as varchar) as {quoted}" if isinstance(dtype, pd.CategoricalDtype) else quoted)
+    return ", ".join(cols)
+
+
+def replace_tables(schema: str, tables: Mapping[str, pd.DataFrame], path: Path | None = None) -> dict[str, int]:
+    """Create or replace ``schema.<name>`` for every frame, all in one transaction; return row counts."""
+    counts: dict[str, int] = {}
+    with connect(path=path) as con:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute("begin transaction")
+        try:
+            for name, df in tables.items():
+                con.register("_incoming", df)
+                con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")
+                con.unregister("_incoming")
+                counts[name] = len(df)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return counts
+
+
+def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
+    with connect(read_only=True, path=path) as con:
+        return con.execute(sql, params or []).df()
