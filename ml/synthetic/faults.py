@@ -55,11 +55,11 @@ def _pick(rng: np.random.Generator, n_rows: int, share: float, avoid: np.ndarray
 
 
 def _dirty_codes(rng: np.random.Generator, values: pd.Series) -> pd.Series:
-    """Upper-case, title-case or pad codes, like hand-typed or merged exports."""
+    """Pad, swap case, or both, like hand-typed or merged exports; always visibly different."""
     values = values.astype(str)
     style = rng.integers(0, 3, len(values))
-    upper, title, padded = values.str.upper(), values.str.title(), "  " + values + " "
-    return pd.Series(np.where(style == 0, upper, np.where(style == 1, title, padded)), index=values.index)
+    swapped, padded = values.str.swapcase(), "  " + values + " "
+    return pd.Series(np.where(style == 0, padded, np.where(style == 1, swapped, "  " + swapped)), index=values.index)
 
 
 def _assign(df: pd.DataFrame, column: str, idx: np.ndarray, values) -> None:
@@ -130,7 +130,7 @@ def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str,
     log["customer_email_case_whitespace"] = len(idx)
     idx = _pick(rng, n, FAULT_RATES["customer_code_case_whitespace"][1], taken)
     for column in ("country_code", "region", "gender"):
-        _assign(c, column, idx, _dirty_codes(rng, c[column].iloc[idx].astype(str).str.lower()).to_numpy())
+        _assign(c, column, idx, _dirty_codes(rng, c[column].iloc[idx]).to_numpy())
     log["customer_code_case_whitespace"] = len(idx)
     c = pd.concat([c, test_accounts], ignore_index=True)
     c, log["customer_duplicate_rows"] = _duplicate(rng, c, FAULT_RATES["customer_duplicate_rows"][1])

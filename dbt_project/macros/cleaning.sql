@@ -1,0 +1,65 @@
+{#- Cleaning rules shared by the staging models and the data-quality report, so both agree. -#}
+
+{#- Codes arrive as 'WEB', ' web ', 'Web': compare and store them trimmed and lower-cased. -#}
+{% macro normalise_code(column) -%}
+    lower(trim({{ column }}))
+{%- endmacro %}
+
+{#- The date features are computed as of: var('as_of_date'), or today. -#}
+{% macro as_of_date() -%}
+    {%- if var('as_of_date', none) -%}
+        cast('{{ var("as_of_date") }}' as date)
+    {%- else -%}
+        cast({{ dbt.current_timestamp() }} as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True for test/internal accounts: known test domains, QA aliases or a TEST placeholder name. -#}
+{% macro is_test_account(email_column, first_name_column) -%}
+    (
+        {%- for domain in var('test_email_domains') %}
+        {{ normalise_code(email_column) }} like '%@{{ domain }}' or
+        {%- endfor %}
+        {{ normalise_code(email_column) }} like 'qa+%'
+        or upper(trim({{ first_name_column }})) = 'TEST'
+    )
+{%- endmacro %}
+
+{#- Keep one row per key; exact duplicate rows in exports are common. -#}
+{% macro dedupe(relation, key, order_by) -%}
+    select * from (
+        select *, row_number() over (partition by {{ key }} order by {{ order_by }}) as _row_in_key
+        from {{ relation }}
+    ) as ranked
+    where _row_in_key = 1
+{%- endmacro %}
+
+{#- a / b, or 0 when b is 0 or null (rates over no activity are 0, not unknown). -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    coalesce(cast({{ numerator }} as double) / nullif({{ denominator }}, 0), 0)
+{%- endmacro %}
+
+{#- Rows of `relation` where any of `columns` is not spelled the usual way: the usual
+    spelling of a code is the most common raw spelling among values that normalise
+    alike. Counts what normalise_code() fixed, once per key (a
+    duplicated row is one fix). -#}
+{% macro count_respelled_rows(relation, key, columns) -%}
+    select count(distinct r.{{ key }}) from {{ relation }} as r
+    {%- for column in columns %}
+    left join (
+        select normalised, spelling as usual_spelling from (
+            select
+                {{ normalise_code(column) }} as normalised,
+                {{ column }} as spelling,
+                row_number() over (partition by {{ normalise_code(column) }} order by count(*) desc, {{ column }}) as spelling_rank
+            from {{ relation }}
+            group by {{ normalise_code(column) }}, {{ column }}
+        ) as spellings
+        where spelling_rank = 1
+    ) as usual_{{ loop.index }} on {{ normalise_code('r.' ~ column) }} = usual_{{ loop.index }}.normalised
+    {%- endfor %}
+    where
+    {%- for column in columns %}
+        r.{{ column }} <> usual_{{ loop.index }}.usual_spelling {{ 'or' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -1,0 +1,56 @@
+-- What each customer buys: spend share per category, price level and own-brand share,
+-- from the sale lines of trusted, non-cancelled orders.
+with lines as (
+    select
+        o.customer_id,
+        p.category,
+        p.price_rank_in_category,
+        p.is_private_label,
+        i.quantity,
+        i.line_amount * (1 - o.discount_pct) as paid_amount
+    from {{ ref('stg_shop__order_items') }} as i
+    inner join {{ ref('int_orders__valid') }} as o on i.order_id = o.order_id
+    inner join {{ ref('stg_shop__products') }} as p on i.product_id = p.product_id
+    where i.dq_issue is null and i.line_type = 'sale' and o.status <> 'cancelled'
+),
+
+by_category as (
+    select customer_id, category, sum(paid_amount) as spend
+    from lines
+    group by customer_id, category
+),
+
+top_category as (
+    select customer_id, category as top_category
+    from (
+        select customer_id, category,
+               row_number() over (partition by customer_id order by spend desc, category) as spend_rank
+        from by_category
+    ) as ranked
+    where spend_rank = 1
+),
+
+totals as (
+    select
+        customer_id,
+        sum(paid_amount) as spend,
+        count(distinct category) as categories_bought,
+        sum(price_rank_in_category * quantity) / sum(quantity) as avg_price_rank,
+        {{ safe_ratio('sum(case when is_private_label then paid_amount else 0 end)', 'sum(paid_amount)') }} as private_label_share
+    from lines
+    group by customer_id
+)
+
+select
+    t.customer_id,
+    {% for category in var('categories') -%}
+    {{ safe_ratio("sum(case when c.category = '" ~ category ~ "' then c.spend else 0 end)", 't.spend') }} as share_{{ category }},
+    {% endfor -%}
+    t.categories_bought,
+    t.avg_price_rank,
+    t.private_label_share,
+    tc.top_category
+from totals as t
+inner join by_category as c on t.customer_id = c.customer_id
+inner join top_category as tc on t.customer_id = tc.customer_id
+group by t.customer_id, t.spend, t.categories_bought, t.avg_price_rank, t.private_label_share, tc.top_category

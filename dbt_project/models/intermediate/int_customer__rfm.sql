@@ -1,0 +1,21 @@
+-- Recency, frequency and monetary value per customer, from non-cancelled orders.
+with orders as (
+    select * from {{ ref('int_orders__valid') }} where status <> 'cancelled'
+)
+
+select
+    customer_id,
+    count(*) as order_count,
+    min(order_date) as first_order_date,
+    max(order_date) as last_order_date,
+    {{ dbt.datediff('max(order_date)', as_of_date(), 'day') }} as recency_days,
+    sum(paid_amount) as gross_revenue,
+    sum(refunded_amount) as refunded_revenue,
+    sum(paid_amount) - sum(refunded_amount) as net_revenue,
+    sum(paid_amount) / count(*) as avg_order_value,
+    cast(sum(units) as double) / count(*) as items_per_order,
+    {{ safe_ratio("sum(case when status = 'returned' then 1 else 0 end)", 'count(*)') }} as return_rate,
+    {{ safe_ratio('sum(case when is_discounted then 1 else 0 end)', 'count(*)') }} as discounted_order_share,
+    coalesce(avg(case when is_discounted then discount_pct end), 0) as avg_discount_pct
+from orders
+group by customer_id

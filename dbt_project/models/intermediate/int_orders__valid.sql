@@ -1,0 +1,32 @@
+-- Trusted orders of real customers inside the history window, with their net
+-- sale and refund amounts. Everything downstream counts from here.
+with lines as (
+    select
+        order_id,
+        sum(case when line_type = 'sale' then line_amount else 0 end) as sale_amount,
+        -sum(case when line_type = 'refund' then line_amount else 0 end) as refund_amount,
+        sum(case when line_type = 'sale' then quantity else 0 end) as units
+    from {{ ref('stg_shop__order_items') }}
+    where dq_issue is null
+    group by order_id
+)
+
+select
+    o.order_id,
+    o.customer_id,
+    o.order_ts,
+    o.order_date,
+    o.channel,
+    o.device,
+    o.status,
+    o.discount_pct,
+    o.discount_pct > 0 as is_discounted,
+    -- what the customer paid (list price less the order discount), and what came back
+    coalesce(l.sale_amount, 0) * (1 - o.discount_pct) as paid_amount,
+    coalesce(l.refund_amount, 0) * (1 - o.discount_pct) as refunded_amount,
+    coalesce(l.units, 0) as units
+from {{ ref('stg_shop__orders') }} as o
+left join lines as l on o.order_id = l.order_id
+where o.dq_issue is null
+  and not o.is_test_account
+  and o.order_date > {{ dbt.dateadd('day', -var('history_days'), as_of_date()) }}

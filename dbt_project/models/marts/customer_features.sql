@@ -1,0 +1,78 @@
+-- One row per real customer: the features the segmentation reads. Customers with
+-- no order in the window get recency = history_days and zero spend, not nulls,
+-- so every row can be clustered.
+with profile as (select * from {{ ref('int_customer__profile') }}),
+rfm as (select * from {{ ref('int_customer__rfm') }}),
+categories as (select * from {{ ref('int_customer__category_mix') }}),
+channels as (select * from {{ ref('int_customer__channel_mix') }}),
+engagement as (select * from {{ ref('int_customer__engagement') }})
+
+select
+    p.customer_id,
+    -- demographics
+    p.age_years,
+    case
+        when p.age_years is null then 'unknown'
+        when p.age_years < 25 then '18-24'
+        when p.age_years < 35 then '25-34'
+        when p.age_years < 45 then '35-44'
+        when p.age_years < 55 then '45-54'
+        when p.age_years < 65 then '55-64'
+        else '65+'
+    end as age_band,
+    p.gender,
+    p.is_loyalty_member,
+    p.acquisition_channel,
+    cast(coalesce(
+        {{ dbt.datediff('coalesce(p.signup_date, r.first_order_date)', as_of_date(), 'day') }}, 0
+    ) as integer) as tenure_days,
+    -- geography
+    p.country_code,
+    p.region,
+    p.city,
+    -- behaviour
+    cast(coalesce(r.recency_days, {{ var('history_days') }}) as integer) as recency_days,
+    cast(coalesce(r.order_count, 0) as integer) as order_count,
+    cast(coalesce(r.order_count, 0) as double)
+        / greatest(least(coalesce({{ dbt.datediff('coalesce(p.signup_date, r.first_order_date)', as_of_date(), 'day') }}, 0), {{ var('history_days') }}), 30)
+        * 30.4 as orders_per_month,
+    coalesce(r.gross_revenue, 0) as gross_revenue,
+    coalesce(r.refunded_revenue, 0) as refunded_revenue,
+    coalesce(r.net_revenue, 0) as net_revenue,
+    coalesce(r.avg_order_value, 0) as avg_order_value,
+    coalesce(r.items_per_order, 0) as items_per_order,
+    coalesce(r.return_rate, 0) as return_rate,
+    -- preferences
+    {% for category in var('categories') -%}
+    coalesce(c.share_{{ category }}, 0) as share_{{ category }},
+    {% endfor -%}
+    coalesce(c.top_category, 'none') as top_category,
+    cast(coalesce(c.categories_bought, 0) as integer) as categories_bought,
+    coalesce(c.avg_price_rank, 0.5) as avg_price_rank,
+    coalesce(c.private_label_share, 0) as private_label_share,
+    coalesce(r.discounted_order_share, 0) as discounted_order_share,
+    coalesce(r.avg_discount_pct, 0) as avg_discount_pct,
+    -- channels and devices
+    coalesce(ch.web_order_share, 0) as web_order_share,
+    coalesce(ch.app_order_share, 0) as app_order_share,
+    coalesce(ch.store_order_share, 0) as store_order_share,
+    coalesce(ch.desktop_share, 0) as desktop_share,
+    coalesce(ch.mobile_share, 0) as mobile_share,
+    coalesce(ch.tablet_share, 0) as tablet_share,
+    -- engagement
+    cast(coalesce(e.emails_sent, 0) as integer) as emails_sent,
+    coalesce(e.email_open_rate, 0) as email_open_rate,
+    coalesce(e.email_click_rate, 0) as email_click_rate,
+    coalesce(e.sms_click_rate, 0) as sms_click_rate,
+    coalesce(e.push_open_rate, 0) as push_open_rate,
+    coalesce(e.touch_conversion_rate, 0) as touch_conversion_rate,
+    cast(coalesce(e.sessions_30d, 0) as integer) as sessions_30d,
+    coalesce(e.pages_per_session, 0) as pages_per_session,
+    coalesce(e.search_session_rate, 0) as search_session_rate,
+    coalesce(e.cart_session_rate, 0) as cart_session_rate,
+    {{ as_of_date() }} as as_of_date
+from profile as p
+left join rfm as r on p.customer_id = r.customer_id
+left join categories as c on p.customer_id = c.customer_id
+left join channels as ch on p.customer_id = ch.customer_id
+left join engagement as e on p.customer_id = e.customer_id

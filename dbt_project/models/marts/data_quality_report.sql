@@ -1,0 +1,78 @@
+-- What cleaning did, rule by rule: rows removed (duplicates), quarantined (kept in
+-- staging with a dq_issue, excluded downstream), flagged or fixed. For every raw
+-- table, raw_rows = removed + kept rows of its staging model (tested).
+{%- set tables = [
+    ('customers', 'stg_shop__customers', 'customer_id'),
+    ('products', 'stg_shop__products', 'product_id'),
+    ('orders', 'stg_shop__orders', 'order_id'),
+    ('order_items', 'stg_shop__order_items', 'order_item_id'),
+    ('web_events', 'stg_web__events', 'event_id'),
+    ('marketing_touches', 'stg_marketing__touches', 'touch_id'),
+] %}
+
+with
+{% for raw_table, model, key in tables %}
+{{ raw_table }}_counts as (
+    select
+        '{{ raw_table }}' as raw_table,
+        (select count(*) from {{ source('raw', raw_table) }}) as raw_rows,
+        (select count(*) from {{ ref(model) }}) as staged_rows
+),
+{% endfor %}
+
+rules as (
+    {% for raw_table, model, key in tables %}
+    select raw_table, 'duplicate_rows' as rule, 'removed' as action, raw_rows - staged_rows as affected_rows
+    from {{ raw_table }}_counts
+    union all
+    {% endfor %}
+
+    select 'customers', 'email_case_whitespace', 'fixed', (select count(distinct customer_id) from {{ source('raw', 'customers') }} where email <> {{ normalise_code('email') }})
+    union all
+    select 'customers', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'customers'), 'customer_id', ['country_code', 'region', 'gender']) }})
+    union all
+    select 'customers', 'null_gender', 'fixed', count(*) from {{ ref('stg_shop__customers') }} where gender = 'unknown'
+    union all
+    select 'customers', 'invalid_birth_date', 'flagged', count(*) from {{ ref('stg_shop__customers') }} where has_invalid_birth_date
+    union all
+    select 'customers', 'missing_birth_date', 'flagged', count(*) from {{ ref('stg_shop__customers') }} where birth_date is null and not has_invalid_birth_date
+    union all
+    select 'customers', 'future_signup_date', 'flagged', count(*) from {{ ref('stg_shop__customers') }} where has_future_signup_date
+    union all
+    select 'customers', 'test_account', 'excluded', count(*) from {{ ref('stg_shop__customers') }} where is_test_account
+    union all
+    select 'orders', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'orders'), 'order_id', ['channel', 'status']) }})
+    union all
+    select 'orders', 'null_channel', 'fixed', count(*) from {{ ref('stg_shop__orders') }} where channel = 'unknown'
+    union all
+    select 'orders', 'test_account_order', 'excluded', count(*) from {{ ref('stg_shop__orders') }} where is_test_account and dq_issue is null
+    union all
+    select 'orders', dq_issue, 'quarantined', count(*) from {{ ref('stg_shop__orders') }} where dq_issue is not null group by dq_issue
+    union all
+    select 'order_items', dq_issue, 'quarantined', count(*) from {{ ref('stg_shop__order_items') }} where dq_issue is not null group by dq_issue
+    union all
+    select 'order_items', 'refund_line', 'netted', count(*) from {{ ref('stg_shop__order_items') }} where line_type = 'refund' and dq_issue is null
+    union all
+    select 'products', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'products'), 'product_id', ['category']) }})
+    union all
+    select 'web_events', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'web_events'), 'event_id', ['event_type', 'device']) }})
+    union all
+    select 'marketing_touches', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'marketing_touches'), 'touch_id', ['channel']) }})
+),
+
+totals as (
+    {% for raw_table, model, key in tables %}
+    select * from {{ raw_table }}_counts
+    {{ 'union all' if not loop.last }}
+    {% endfor %}
+)
+
+select
+    r.raw_table,
+    r.rule,
+    r.action,
+    cast(r.affected_rows as bigint) as affected_rows,
+    cast(t.raw_rows as bigint) as raw_rows,
+    cast(t.staged_rows as bigint) as staged_rows
+from rules as r
+inner join totals as t on r.raw_table = t.raw_table

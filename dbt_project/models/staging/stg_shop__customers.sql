@@ -1,0 +1,51 @@
+-- One row per customer_id. Codes normalised; impossible dates nulled and flagged;
+-- test/internal accounts flagged (kept here, excluded from features).
+with deduped as (
+    {{ dedupe(source('raw', 'customers'), 'customer_id', 'signup_date, email') }}
+),
+
+cleaned as (
+    select
+        customer_id,
+        trim(first_name) as first_name,
+        trim(last_name) as last_name,
+        {{ normalise_code('email') }} as email,
+        birth_date as raw_birth_date,
+        signup_date as raw_signup_date,
+        case {{ normalise_code('gender') }}
+            when 'f' then 'female'
+            when 'm' then 'male'
+            when 'x' then 'other'
+            else 'unknown'
+        end as gender,
+        upper(trim(country_code)) as country_code,
+        {{ normalise_code('region') }} as region,
+        trim(city) as city,
+        {{ normalise_code('acquisition_channel') }} as acquisition_channel,
+        coalesce(is_loyalty_member, false) as is_loyalty_member,
+        {{ is_test_account('email', 'first_name') }} as is_test_account
+    from deduped
+)
+
+select
+    customer_id,
+    first_name,
+    last_name,
+    email,
+    case
+        when raw_birth_date < cast('{{ var("min_birth_date") }}' as date) then null
+        when raw_birth_date > {{ as_of_date() }} then null
+        else raw_birth_date
+    end as birth_date,
+    (raw_birth_date < cast('{{ var("min_birth_date") }}' as date) or raw_birth_date > {{ as_of_date() }}) is true
+        as has_invalid_birth_date,
+    case when raw_signup_date > {{ as_of_date() }} then null else raw_signup_date end as signup_date,
+    (raw_signup_date > {{ as_of_date() }}) is true as has_future_signup_date,
+    gender,
+    country_code,
+    region,
+    city,
+    acquisition_channel,
+    is_loyalty_member,
+    is_test_account
+from cleaned
