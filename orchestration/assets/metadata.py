@@ -1,0 +1,30 @@
+"""Metadata helpers: what a user sees about a table in the Dagster UI."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dg.TableSchema:
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(name, dtype) for name, dtype in rows])
+
+
+def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, object]:
+    """Row count, column schema and table name, under Dagster's standard metadata keys."""
+    (rows,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(int(rows)),
+        "dagster/column_schema": table_schema(con, schema, table),
+        "dagster/table_name": f"{schema}.{table}",
+    }
+
+
+def markdown_table(df: pd.DataFrame, max_rows: int = 50) -> dg.MetadataValue:
+    return dg.MetadataValue.md(df.head(max_rows).to_markdown(index=False))

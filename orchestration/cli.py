@@ -1,0 +1,90 @@
+"""`python -m orchestration.cli summary`: what the last run left in the warehouse.
+
+Read-only and short-lived: it opens the warehouse, reads, and closes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import duckdb
+
+from orchestration.warehouse import connect, warehouse_path
+
+STAGING_OF = {
+    "customers": "stg_shop__customers",
+    "products": "stg_shop__products",
+    "orders": "stg_shop__orders",
+    "order_items": "stg_shop__order_items",
+    "web_events": "stg_web__events",
+    "marketing_touches": "stg_marketing__touches",
+}
+
+TRY_SQL = [
+    ("Customers by region and age band",
+     "select region, age_band, count(*) as customers, round(avg(net_revenue), 2) as avg_net_revenue\n"
+     "  from marts.customer_features group by all order by customers desc limit 10;"),
+    ("What cleaning did",
+     "select raw_table, rule, action, affected_rows from marts.data_quality_report order by raw_table, action;"),
+]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0])
+
+
+def _segment_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    if not _table_exists(con, "segments", "segment_profiles"):
+        return []
+    df = con.execute(
+        "select level, segment_id, segment_name, customers, round(share_of_customers * 100, 1) as pct_customers, "
+        "round(share_of_revenue * 100, 1) as pct_revenue, round(budget_share * 100, 1) as pct_budget "
+        "from segments.segment_profiles where level = 'macro' order by customers desc"
+    ).df()
+    (n_micro,) = con.execute("select count(*) from segments.segment_profiles where level = 'micro'").fetchone()
+    return ["", f"Segments: {len(df)} macro, {n_micro} micro (segments.segment_profiles)", df.to_string(index=False)]
+
+
+def summary() -> int:
+    path = warehouse_path()
+    if not path.exists():
+        print(f"No warehouse at {path}. Run `make run` first.", file=sys.stderr)
+        return 1
+    with connect(read_only=True, path=path) as con:
+        if not _table_exists(con, "marts", "customer_features"):
+            print(f"{path} has no marts.customer_features yet: the last run did not finish.", file=sys.stderr)
+            return 1
+        lines = ["", "microseg warehouse", "=" * 18, f"File: {path}", "", "Rows raw -> staging (duplicates removed):"]
+        for raw, stg in STAGING_OF.items():
+            (n_raw,) = con.execute(f"select count(*) from raw.{raw}").fetchone()
+            (n_stg,) = con.execute(f"select count(*) from staging.{stg}").fetchone()
+            lines.append(f"  raw.{raw:<18} {n_raw:>12,}  ->  staging.{stg:<24} {n_stg:>12,}")
+        (n_feat,) = con.execute("select count(*) from marts.customer_features").fetchone()
+        lines += [f"  marts.customer_features: {n_feat:,} customers", "", "Cleaning rules (marts.data_quality_report):"]
+        dq = con.execute(
+            "select raw_table, rule, action, affected_rows from marts.data_quality_report "
+            "order by raw_table, action, rule"
+        ).df()
+        lines.append(dq.to_string(index=False))
+        lines += _segment_lines(con)
+    lines += ["", "Query it: `make sql` opens a read-only DuckDB shell on the file. Try:"]
+    for title, sql in TRY_SQL:
+        lines += [f"  -- {title}", "  " + sql.replace("\n", "\n  ")]
+    print("\n".join(lines))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="microseg", description=__doc__)
+    parser.add_argument("command", choices=["summary"], help="what to print")
+    args = parser.parse_args(argv)
+    if args.command == "summary":
+        return summary()
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,17 @@
+"""The microseg code location: loaded by `dagster dev` / `make ui` through workspace.yaml.
+
+Importing this module opens no warehouse connection and runs no dbt command.
+"""
+
+import dagster as dg
+
+from orchestration.assets.dbt_models import dbt_models
+from orchestration.assets.raw_sources import demo_raw_exports
+from orchestration.jobs import full_pipeline
+from orchestration.resources import build_resources
+
+defs = dg.Definitions(
+    assets=[demo_raw_exports, dbt_models],
+    jobs=[full_pipeline],
+    resources=build_resources(),
+)
