@@ -43,6 +43,10 @@ CATEGORY_PRICE = {
     "electronics": 180.0, "computing": 350.0, "apparel": 40.0, "footwear": 70.0, "beauty": 22.0,
     "home": 60.0, "grocery": 8.0, "sports_outdoor": 55.0, "toys_kids": 25.0, "books_media": 15.0,
 }
+# How tightly a customer's category mix follows their persona (Dirichlet concentration), and the
+# affinity of every persona for categories it does not favour.
+CATEGORY_CONCENTRATION = 60.0
+OTHER_CATEGORY_AFFINITY = 0.05
 HISTORY_DAYS = 2 * 365  # orders are drawn from the last two years before the reference date
 
 
@@ -178,13 +182,13 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     price_q = _beta_around(rng, P["price_level"], 12.0)
     discount_p = _beta_around(rng, P["discount_share"], 10.0)
     return_p = _beta_around(rng, P["return_share"], 20.0)
-    cat_weights = np.full((len(PERSONAS), len(CATEGORIES)), 0.15)
+    cat_weights = np.full((len(PERSONAS), len(CATEGORIES)), OTHER_CATEGORY_AFFINITY)
     for i, p in enumerate(PERSONAS):
         for cat, w in p.categories.items():
             cat_weights[i, CATEGORIES.index(cat)] = w
-    cat_probs = _dirichlet_rows(rng, (cat_weights / cat_weights.sum(1, keepdims=True))[persona] * 12.0)
-    chan_probs = _dirichlet_rows(rng, matrix(lambda p: p.channels) * 12.0)
-    dev_probs = _dirichlet_rows(rng, matrix(lambda p: p.devices) * 12.0)
+    cat_probs = _dirichlet_rows(rng, (cat_weights / cat_weights.sum(1, keepdims=True))[persona] * CATEGORY_CONCENTRATION)
+    chan_probs = _dirichlet_rows(rng, matrix(lambda p: p.channels) * 20.0)
+    dev_probs = _dirichlet_rows(rng, matrix(lambda p: p.devices) * 20.0)
 
     # --- orders ------------------------------------------------------------------------------
     oc = np.repeat(np.arange(n), n_orders)  # customer index of each order

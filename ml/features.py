@@ -1,0 +1,135 @@
+"""Turn the customer feature table into a clustering matrix, with parameters kept as a table.
+
+Each numeric column is optionally log1p'd (spend and counts are long-tailed),
+capped at fitted quantiles (outliers), centred on its median and divided by a
+robust scale. Each categorical column becomes one-hot columns. Every column is
+then multiplied by its group's weight over sqrt(columns in the group), so a group
+with many columns does not outvote one with few.
+
+The fitted parameters are a plain DataFrame (one row per output column), so the
+same transform can be replayed anywhere, including as SQL in the warehouse:
+``(least(greatest(ln(1 + x), clip_low), clip_high) - center) / scale * weight``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+CATEGORY_SHARES = [
+    f"share_{c}" for c in (
+        "electronics", "computing", "apparel", "footwear", "beauty",
+        "home", "grocery", "sports_outdoor", "toys_kids", "books_media",
+    )
+]
+
+
+@dataclass(frozen=True)
+class FeatureGroup:
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    log1p: tuple[str, ...] = ()  # numeric columns that are long-tailed
+
+
+FEATURE_GROUPS: dict[str, FeatureGroup] = {
+    "demographics": FeatureGroup(numeric=("age_years", "is_loyalty_member")),
+    "preferences": FeatureGroup(
+        numeric=(*CATEGORY_SHARES, "avg_price_rank", "private_label_share", "discounted_order_share",
+                 "avg_discount_pct"),
+    ),
+    "behaviour": FeatureGroup(
+        numeric=("recency_days", "order_count", "orders_per_month", "net_revenue", "avg_order_value",
+                 "items_per_order", "return_rate", "tenure_days"),
+        log1p=("recency_days", "order_count", "orders_per_month", "net_revenue", "avg_order_value",
+               "items_per_order", "tenure_days"),
+    ),
+    "channels": FeatureGroup(
+        numeric=("web_order_share", "app_order_share", "store_order_share", "desktop_share", "mobile_share",
+                 "tablet_share"),
+    ),
+    "engagement": FeatureGroup(
+        numeric=("email_open_rate", "email_click_rate", "sms_click_rate", "push_open_rate", "touch_conversion_rate",
+                 "sessions_30d", "pages_per_session", "search_session_rate", "cart_session_rate"),
+        log1p=("sessions_30d", "pages_per_session"),
+    ),
+    "geography": FeatureGroup(categorical=("region",)),
+}
+
+CLIP_QUANTILES = (0.005, 0.995)
+
+
+@dataclass
+class FeatureScaler:
+    """Fitted preparation: one row per output column of the clustering matrix."""
+
+    params: pd.DataFrame = field(repr=False)
+
+    @property
+    def columns(self) -> list[str]:
+        return self.params["output_column"].tolist()
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        p = self.params
+        out = np.empty((len(df), len(p)), dtype=np.float64)
+        for i, row in enumerate(p.itertuples(index=False)):
+            if row.kind == "onehot":
+                x = (df[row.source_column].astype("string") == row.level).fillna(False).to_numpy(dtype=float)
+            else:
+                x = pd.to_numeric(df[row.source_column], errors="coerce").astype(float).to_numpy()
+                x = np.where(np.isnan(x), row.fill_value, x)
+                if row.log1p:
+                    x = np.log1p(np.maximum(x, 0.0))
+                x = np.clip(x, row.clip_low, row.clip_high)
+            out[:, i] = (x - row.center) / row.scale * row.weight
+        return out
+
+
+def _robust_scale(x: np.ndarray) -> float:
+    """IQR scaled to a normal's sd; zero-inflated columns (tiny IQR) fall back to the sd."""
+    q1, q3 = np.quantile(x, [0.25, 0.75])
+    iqr_sd, sd = (q3 - q1) / 1.349, float(np.std(x))
+    scale = iqr_sd if iqr_sd >= 0.5 * sd else sd
+    return scale if scale > 1e-12 else 1.0
+
+
+def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, FeatureGroup] | None = None) -> FeatureScaler:
+    """Fit the preparation on ``df`` (a sample is fine) with a weight per feature group.
+
+    Groups with weight 0 are left out. Missing columns are an error that names them.
+    """
+    groups = groups or FEATURE_GROUPS
+    unknown = set(weights) - set(groups)
+    if unknown:
+        raise ValueError(f"unknown feature groups in weights: {sorted(unknown)}; known: {sorted(groups)}")
+    needed = [c for g, spec in groups.items() if weights.get(g, 0) > 0 for c in (*spec.numeric, *spec.categorical)]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"customer features are missing columns {missing}")
+
+    rows = []
+    for group, spec in groups.items():
+        weight = float(weights.get(group, 0.0))
+        if weight <= 0:
+            continue
+        per_column = weight / np.sqrt(len(spec.numeric) + len(spec.categorical))
+        for column in spec.numeric:
+            x = pd.to_numeric(df[column], errors="coerce").astype(float)
+            fill = float(x.median()) if x.notna().any() else 0.0
+            x = x.fillna(fill).to_numpy()
+            if column in spec.log1p:
+                x = np.log1p(np.maximum(x, 0.0))
+            lo, hi = np.quantile(x, CLIP_QUANTILES)
+            x = np.clip(x, lo, hi)
+            rows.append(dict(output_column=column, source_column=column, group=group, kind="numeric", level=None,
+                             log1p=column in spec.log1p, fill_value=fill, clip_low=float(lo), clip_high=float(hi),
+                             center=float(np.median(x)), scale=_robust_scale(x), weight=per_column))
+        for column in spec.categorical:
+            levels = sorted(df[column].dropna().astype(str).unique())
+            for level in levels:
+                # a one-hot column is left at 0/1, the same spread as a standardised column
+                rows.append(dict(output_column=f"{column}={level}", source_column=column, group=group, kind="onehot",
+                                 level=level, log1p=False, fill_value=0.0, clip_low=0.0, clip_high=1.0, center=0.0,
+                                 scale=1.0, weight=per_column))
+    return FeatureScaler(pd.DataFrame(rows))
