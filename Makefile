@@ -44,7 +44,7 @@ setup: $(BIN)/python $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
 run: setup
 	$(BIN)/dagster job execute -m orchestration.definitions -j full_pipeline \
-		--config-json '{"loggers": {"console": {"config": {"log_level": "INFO"}}}}'
+		-c orchestration/make_run.yaml
 	$(BIN)/python -m orchestration.cli summary
 
 test: setup

@@ -5,13 +5,15 @@ Importing this module opens no warehouse connection and runs no dbt command.
 
 import dagster as dg
 
-from orchestration.assets.dbt_models import dbt_models
+from orchestration.assets.dbt_models import dbt_models, dbt_segment_models
 from orchestration.assets.raw_sources import demo_raw_exports
+from orchestration.assets.segmentation import customer_segmentation, planted_persona_recovery
 from orchestration.jobs import full_pipeline
 from orchestration.resources import build_resources
 
 defs = dg.Definitions(
-    assets=[demo_raw_exports, dbt_models],
+    assets=[demo_raw_exports, dbt_models, customer_segmentation, dbt_segment_models],
+    asset_checks=[planted_persona_recovery],
     jobs=[full_pipeline],
     resources=build_resources(),
 )

@@ -78,3 +78,30 @@ def replace_tables(schema: str, tables: Mapping[str, pd.DataFrame], path: Path |
 def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
     with connect(read_only=True, path=path) as con:
         return con.execute(sql, params or []).df()
+
+
+def publish(schema: str, replace: Mapping[str, pd.DataFrame], append: Mapping[str, pd.DataFrame],
+            path: Path | None = None) -> None:
+    """Replace the ``replace`` tables and append to the ``append`` tables, all in one transaction.
+
+    Readers see the previous results or the new ones, never a mix: a failure anywhere
+    rolls everything back.
+    """
+    with connect(path=path) as con:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute("begin transaction")
+        try:
+            for name, df in replace.items():
+                con.register("_incoming", df)
+                con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")
+                con.unregister("_incoming")
+            for name, df in append.items():
+                con.register("_incoming", df)
+                con.execute(f"create table if not exists {schema}.{name} as "
+                            f"select {_select_list(df)} from _incoming where false")
+                con.execute(f"insert into {schema}.{name} by name select {_select_list(df)} from _incoming")
+                con.unregister("_incoming")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise

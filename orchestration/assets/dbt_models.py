@@ -20,6 +20,8 @@ from orchestration.warehouse import WAREHOUSE_ENV
 from orchestration.resources import OWNERS, WAREHOUSE_POOL, WarehouseResource, dbt_project
 
 LAYERS = ("staging", "intermediate", "marts")
+# dbt models over the Python segmentation results run as their own asset, after it.
+SEGMENT_TAG = "segments"
 
 
 class MicrosegDbtTranslator(DagsterDbtTranslator):
@@ -28,7 +30,8 @@ class MicrosegDbtTranslator(DagsterDbtTranslator):
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] not in ("model", "seed", "snapshot"):
             return spec
-        layer = props["fqn"][1] if len(props["fqn"]) > 2 and props["fqn"][1] in LAYERS else "marts"
+        folder = props["fqn"][1] if len(props["fqn"]) > 2 else "marts"
+        layer = "segment_marts" if folder == "segments" else folder if folder in LAYERS else "marts"
         return spec.replace_attributes(
             key=dg.AssetKey([props["schema"], props["name"]]),
             group_name=layer,
@@ -69,15 +72,8 @@ def _with_table_metadata(events: list, context: dg.AssetExecutionContext, wareho
             yield event
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    pool=WAREHOUSE_POOL,
-)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-               config: DbtBuildConfig):
-    """dbt build: staging cleans raw exports, intermediate builds per-customer blocks, marts publish features."""
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+           config: DbtBuildConfig) -> Iterator:
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
     invocation = dbt.cli(_dbt_args(config), context=context, raise_on_error=False)
@@ -88,3 +84,30 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
             description="dbt build failed (see the dbt log above); models downstream of the failure were skipped "
             "and keep their previous contents.",
         )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude=f"tag:{SEGMENT_TAG}",
+    pool=WAREHOUSE_POOL,
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+               config: DbtBuildConfig):
+    """dbt build: staging cleans raw exports, intermediate builds per-customer blocks, marts publish features."""
+    yield from _build(context, dbt, warehouse, config)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=f"tag:{SEGMENT_TAG}",
+    name="dbt_segment_models",
+    pool=WAREHOUSE_POOL,
+)
+def dbt_segment_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                       config: DbtBuildConfig):
+    """dbt models over the Python segmentation results (campaign table, segment KPIs)."""
+    yield from _build(context, dbt, warehouse, config)

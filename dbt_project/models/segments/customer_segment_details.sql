@@ -1,0 +1,26 @@
+-- Each customer with their segment, its name and recommended action, and the
+-- attributes marketers filter on: the table to export for a campaign.
+select
+    s.customer_id,
+    s.macro_segment_id,
+    macro.segment_name as macro_segment_name,
+    s.segment_id,
+    s.segment_name,
+    p.recommended_channel,
+    p.message_theme,
+    p.offer_type,
+    p.is_niche,
+    f.region,
+    f.city,
+    f.age_band,
+    f.gender,
+    f.is_loyalty_member,
+    f.top_category,
+    f.recency_days,
+    f.order_count,
+    f.net_revenue,
+    s.run_id
+from {{ source('segments', 'customer_segments') }} as s
+inner join {{ ref('customer_features') }} as f on s.customer_id = f.customer_id
+inner join {{ source('segments', 'segment_profiles') }} as p on s.segment_id = p.segment_id
+inner join {{ source('segments', 'segment_profiles') }} as macro on s.macro_segment_id = macro.segment_id

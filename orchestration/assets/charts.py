@@ -1,0 +1,41 @@
+"""Charts rendered to PNG and embedded in Dagster metadata as markdown images."""
+
+import base64
+import io
+
+import dagster as dg
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+
+
+def _to_markdown_image(fig) -> dg.MetadataValue:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return dg.MetadataValue.md(f"![chart](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})")
+
+
+def segments_chart(profiles: pd.DataFrame, X: np.ndarray, macro_labels: np.ndarray, seed: int) -> dg.MetadataValue:
+    """Left: micro segment sizes, coloured by macro. Right: a 2-D PCA projection of a sample."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    micro = profiles[profiles["level"] == "micro"].sort_values("segment_id")
+    macros = sorted(profiles.loc[profiles["level"] == "macro", "segment_id"])
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(macros)}
+    left.barh(micro["segment_id"], micro["customers"], color=[colours[p] for p in micro["parent_segment_id"]])
+    left.invert_yaxis()
+    left.set_xlabel("customers")
+    left.set_title("Micro segment sizes (colour = macro segment)")
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(X), size=min(len(X), 3000), replace=False)
+    xy = PCA(n_components=2, random_state=seed).fit_transform(X[idx])
+    for m in macros:
+        sel = macro_labels[idx] == m
+        right.scatter(xy[sel, 0], xy[sel, 1], s=4, alpha=0.5, color=colours[m], label=m)
+    right.legend(markerscale=4, fontsize=8)
+    right.set_title("Macro segments, PCA projection of the prepared features")
+    return _to_markdown_image(fig)
