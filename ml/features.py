@@ -31,6 +31,9 @@ class FeatureGroup:
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     log1p: tuple[str, ...] = ()  # numeric columns that are long-tailed
+    # Shares on one 0-1 scale keep their relative spread: one pooled scale for the group, so a
+    # rarely-bought category's noise is not blown up to the size of the columns that differ.
+    joint_scale: bool = False
 
 
 FEATURE_GROUPS: dict[str, FeatureGroup] = {
@@ -38,6 +41,7 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
     "preferences": FeatureGroup(
         numeric=(*CATEGORY_SHARES, "avg_price_rank", "private_label_share", "discounted_order_share",
                  "avg_discount_pct"),
+        joint_scale=True,
     ),
     "behaviour": FeatureGroup(
         numeric=("recency_days", "order_count", "orders_per_month", "net_revenue", "avg_order_value",
@@ -48,6 +52,7 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
     "channels": FeatureGroup(
         numeric=("web_order_share", "app_order_share", "store_order_share", "desktop_share", "mobile_share",
                  "tablet_share"),
+        joint_scale=True,
     ),
     "engagement": FeatureGroup(
         numeric=("email_open_rate", "email_click_rate", "sms_click_rate", "push_open_rate", "touch_conversion_rate",
@@ -114,6 +119,7 @@ def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, Fe
         if weight <= 0:
             continue
         per_column = weight / np.sqrt(len(spec.numeric) + len(spec.categorical))
+        group_rows = []
         for column in spec.numeric:
             x = pd.to_numeric(df[column], errors="coerce").astype(float)
             fill = float(x.median()) if x.notna().any() else 0.0
@@ -122,9 +128,15 @@ def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, Fe
                 x = np.log1p(np.maximum(x, 0.0))
             lo, hi = np.quantile(x, CLIP_QUANTILES)
             x = np.clip(x, lo, hi)
-            rows.append(dict(output_column=column, source_column=column, group=group, kind="numeric", level=None,
-                             log1p=column in spec.log1p, fill_value=fill, clip_low=float(lo), clip_high=float(hi),
-                             center=float(np.median(x)), scale=_robust_scale(x), weight=per_column))
+            group_rows.append(dict(output_column=column, source_column=column, group=group, kind="numeric",
+                                   level=None, log1p=column in spec.log1p, fill_value=fill, clip_low=float(lo),
+                                   clip_high=float(hi), center=float(np.median(x)), scale=_robust_scale(x),
+                                   weight=per_column))
+        if spec.joint_scale and group_rows:
+            pooled = float(np.sqrt(np.mean([r["scale"] ** 2 for r in group_rows])))
+            for r in group_rows:
+                r["scale"] = pooled
+        rows.extend(group_rows)
         for column in spec.categorical:
             levels = sorted(df[column].dropna().astype(str).unique())
             for level in levels:

@@ -92,7 +92,7 @@ def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 def _fit(X: np.ndarray, k: int, algorithm: str, seed: int):
     if algorithm == "gmm":
         return GaussianMixture(k, covariance_type="diag", n_init=2, random_state=seed, reg_covar=1e-4).fit(X)
-    return KMeans(k, n_init=10, random_state=seed).fit(X)
+    return KMeans(k, n_init=8, random_state=seed).fit(X)
 
 
 def _centroids(model) -> np.ndarray:

@@ -44,8 +44,10 @@ def test_every_asset_materialises_and_reports_row_counts(built_warehouse):
     assert features["dagster/row_count"].value == SMALL_CUSTOMERS
     columns = {c.name: c.type for c in features["dagster/column_schema"].schema.columns}
     assert columns["net_revenue"] == "DOUBLE" and columns["customer_id"] == "BIGINT"
-    checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+    # every error-severity check (all dbt tests, the blocking segmentation checks) passed;
+    # the planted-persona recovery bar is a warning here and is measured in benchmarks/quality.py
+    checks = [c for c in result.get_asset_check_evaluations() if c.severity == dg.AssetCheckSeverity.ERROR]
+    assert len(checks) > 100 and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
 
 
 def test_customer_features_has_one_row_per_real_customer(sql):

@@ -161,7 +161,7 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
     lineage = _features_lineage(context)
     ledger = pd.DataFrame([{
         "run_id": run_id,
-        "dagster_run_id": context.run_id,
+        "dagster_run_id": context.run.run_id,
         "started_at": started,
         "finished_at": dt.datetime.now(dt.timezone.utc),
         "algorithm": engine.algorithm,

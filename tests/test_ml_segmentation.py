@@ -1,0 +1,119 @@
+"""ml/ on small planted data: recovers groups, respects minimum sizes, deterministic, scorable from tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from ml.profiles import build_profiles, trait_table
+from ml.segmentation import SegmentationConfig, model_tables, nearest_centroid, segment_customers
+from tests.planted_frames import planted_features
+
+FAST = dict(bootstrap_rounds=2, macro_k_min=2, macro_k_max=5, micro_k_min=1, micro_k_max=3, silhouette_sample=800)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return planted_features()
+
+
+@pytest.fixture(scope="module")
+def result(planted):
+    return segment_customers(planted.drop(columns=["macro_truth", "micro_truth"]), SegmentationConfig(**FAST))
+
+
+def test_recovers_planted_macro_and_micro_groups(planted, result):
+    a = result.assignments.merge(planted[["customer_id", "macro_truth", "micro_truth"]], on="customer_id")
+    assert len(result.macro_ids) == 3
+    assert adjusted_rand_score(a["macro_truth"], a["macro_segment_id"]) > 0.95
+    assert adjusted_rand_score(a["micro_truth"], a["segment_id"]) > 0.85
+    # micro segments nest inside their macro
+    assert (a["segment_id"].str.split(".").str[0] == a["macro_segment_id"]).all()
+
+
+def test_every_candidate_k_is_scored_and_one_chosen_per_fit(result):
+    candidates = result.candidates()
+    macro = candidates[candidates["level"] == "macro"]
+    assert sorted(macro["k"]) == [2, 3, 4, 5]
+    assert macro["chosen"].sum() == 1 and macro.loc[macro["chosen"], "k"].item() == 3
+    assert macro[["silhouette", "calinski_harabasz", "stability_ari"]].notna().all().all()
+
+
+def test_no_segment_below_the_minimum_size(planted):
+    features = planted.drop(columns=["macro_truth", "micro_truth"])
+    config = SegmentationConfig(**{**FAST, "micro_k_max": 6}, min_segment_share=0.1)
+    sizes = segment_customers(features, config).assignments["segment_id"].value_counts()
+    assert sizes.min() >= config.min_size(len(features)) == 90
+
+
+def test_same_seed_gives_identical_segments(planted, result):
+    again = segment_customers(planted.drop(columns=["macro_truth", "micro_truth"]), SegmentationConfig(**FAST))
+    pd.testing.assert_frame_equal(result.assignments, again.assignments)
+
+
+def test_fits_on_a_bounded_sample_and_still_assigns_everyone(planted):
+    features = planted.drop(columns=["macro_truth", "micro_truth"])
+    small = segment_customers(features, SegmentationConfig(**FAST, sample_size=300))
+    assert len(small.assignments) == len(features) and small.assignments["segment_id"].notna().all()
+    a = small.assignments.merge(planted, on="customer_id")
+    assert adjusted_rand_score(a["macro_truth"], a["macro_segment_id"]) > 0.9
+
+
+def test_model_tables_score_customers_without_refitting(planted, result):
+    """Replaying the persisted scaling and centroids reproduces every assignment."""
+    scaling, centroids = model_tables(result)
+    features = planted.drop(columns=["macro_truth", "micro_truth"])
+
+    def scaled(level, parent):
+        p = scaling[(scaling["level"] == level) & (scaling["parent_segment_id"].fillna("") == (parent or ""))]
+        cols = []
+        for row in p.itertuples():
+            if row.kind == "onehot":
+                x = (features[row.source_column].astype(str) == row.level).to_numpy(float)
+            else:
+                x = features[row.source_column].astype(float).fillna(row.fill_value).to_numpy()
+                x = np.clip(np.log1p(np.maximum(x, 0)) if row.log1p else x, row.clip_low, row.clip_high)
+            cols.append((x - row.center) / row.scale * row.weight)
+        return np.column_stack(cols), p["output_column"].tolist()
+
+    def centres(level, parent, columns):
+        c = centroids[(centroids["level"] == level) & (centroids["parent_segment_id"].fillna("") == (parent or ""))]
+        wide = c.pivot(index="segment_id", columns="output_column", values="value")[columns]
+        return wide.index.tolist(), wide.to_numpy()
+
+    X, cols = scaled("macro", None)
+    ids, C = centres("macro", None, cols)
+    macro = np.array(ids)[nearest_centroid(X, C)[0]]
+    np.testing.assert_array_equal(macro, result.assignments["macro_segment_id"].to_numpy())
+    micro = np.empty(len(features), dtype=object)
+    for parent in ids:
+        X, cols = scaled("micro", parent)
+        mids, C = centres("micro", parent, cols)
+        members = macro == parent
+        micro[members] = np.array(mids)[nearest_centroid(X[members], C)[0]]
+    np.testing.assert_array_equal(micro, result.assignments["segment_id"].to_numpy())
+
+
+def test_profiles_have_unique_names_budget_summing_to_one_and_kpis(planted, result):
+    traits = trait_table(planted, result.assignments)
+    profiles = build_profiles(planted, result.assignments, result.stability(), traits, total_budget=50_000)
+    assert profiles["segment_name"].is_unique
+    micro, macro = profiles[profiles["level"] == "micro"], profiles[profiles["level"] == "macro"]
+    assert micro["budget_share"].sum() == pytest.approx(1.0)
+    assert macro["budget_share"].sum() == pytest.approx(1.0)
+    assert profiles["budget"].sum() == pytest.approx(100_000)  # both levels each split the 50,000
+    assert micro["share_of_customers"].sum() == pytest.approx(1.0)
+    for kpi in ("conversion_rate", "email_open_rate", "email_click_rate", "avg_order_value", "repeat_rate", "return_rate"):
+        assert profiles[kpi].notna().all() and profiles[f"{kpi}_target"].notna().all()
+    assert (profiles["description"].str.count(r"\.") >= 2).all()
+    assert micro["is_niche"].any() and not macro["is_niche"].any()
+    # the trait index is segment / population x 100
+    row = traits[(traits["feature"] == "net_revenue") & (traits["level"] == "macro")].iloc[0]
+    assert row["index"] == pytest.approx(row["segment_value"] / row["population_value"] * 100)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="missing columns"):
+        segment_customers(pd.DataFrame({"customer_id": [1, 2, 3]}))
+    with pytest.raises(ValueError, match="algorithm"):
+        SegmentationConfig(algorithm="dbscan")
