@@ -80,7 +80,7 @@ class FeatureScaler:
         out = np.empty((len(df), len(p)), dtype=np.float64)
         for i, row in enumerate(p.itertuples(index=False)):
             if row.kind == "onehot":
-                x = (df[row.source_column].astype("string") == row.level).fillna(False).to_numpy(dtype=float)
+                x = (df[row.source_column].astype("string") == row.category_value).fillna(False).to_numpy(dtype=float)
             else:
                 x = pd.to_numeric(df[row.source_column], errors="coerce").astype(float).to_numpy()
                 x = np.where(np.isnan(x), row.fill_value, x)
@@ -129,7 +129,7 @@ def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, Fe
             lo, hi = np.quantile(x, CLIP_QUANTILES)
             x = np.clip(x, lo, hi)
             group_rows.append(dict(output_column=column, source_column=column, group=group, kind="numeric",
-                                   level=None, log1p=column in spec.log1p, fill_value=fill, clip_low=float(lo),
+                                   category_value=None, log1p=column in spec.log1p, fill_value=fill, clip_low=float(lo),
                                    clip_high=float(hi), center=float(np.median(x)), scale=_robust_scale(x),
                                    weight=per_column))
         if spec.joint_scale and group_rows:
@@ -142,6 +142,6 @@ def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, Fe
             for level in levels:
                 # a one-hot column is left at 0/1, the same spread as a standardised column
                 rows.append(dict(output_column=f"{column}={level}", source_column=column, group=group, kind="onehot",
-                                 level=level, log1p=False, fill_value=0.0, clip_low=0.0, clip_high=1.0, center=0.0,
+                                 category_value=level, log1p=False, fill_value=0.0, clip_low=0.0, clip_high=1.0, center=0.0,
                                  scale=1.0, weight=per_column))
     return FeatureScaler(pd.DataFrame(rows))

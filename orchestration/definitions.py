@@ -8,12 +8,17 @@ import dagster as dg
 from orchestration.assets.dbt_models import dbt_models, dbt_segment_models
 from orchestration.assets.raw_sources import demo_raw_exports
 from orchestration.assets.segmentation import customer_segmentation, planted_persona_recovery
-from orchestration.jobs import full_pipeline
+from orchestration.assets.scoring import customer_scores
+from orchestration.jobs import JOBS
 from orchestration.resources import build_resources
+from orchestration.schedules import SCHEDULES
+from orchestration.sensors import SENSORS
 
 defs = dg.Definitions(
-    assets=[demo_raw_exports, dbt_models, customer_segmentation, dbt_segment_models],
+    assets=[demo_raw_exports, dbt_models, customer_segmentation, dbt_segment_models, customer_scores],
     asset_checks=[planted_persona_recovery],
-    jobs=[full_pipeline],
+    jobs=JOBS,
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources=build_resources(),
 )

@@ -1,12 +1,12 @@
 """ml/ on small planted data: recovers groups, respects minimum sizes, deterministic, scorable from tables."""
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from ml.profiles import build_profiles, trait_table
-from ml.segmentation import SegmentationConfig, model_tables, nearest_centroid, segment_customers
+from ml.scoring import score_customers
+from ml.segmentation import SegmentationConfig, model_tables, segment_customers
 from tests.planted_frames import planted_features
 
 FAST = dict(bootstrap_rounds=2, macro_k_min=2, macro_k_max=5, micro_k_min=1, micro_k_max=3, silhouette_sample=800)
@@ -63,35 +63,11 @@ def test_model_tables_score_customers_without_refitting(planted, result):
     """Replaying the persisted scaling and centroids reproduces every assignment."""
     scaling, centroids = model_tables(result)
     features = planted.drop(columns=["macro_truth", "micro_truth"])
-
-    def scaled(level, parent):
-        p = scaling[(scaling["level"] == level) & (scaling["parent_segment_id"].fillna("") == (parent or ""))]
-        cols = []
-        for row in p.itertuples():
-            if row.kind == "onehot":
-                x = (features[row.source_column].astype(str) == row.level).to_numpy(float)
-            else:
-                x = features[row.source_column].astype(float).fillna(row.fill_value).to_numpy()
-                x = np.clip(np.log1p(np.maximum(x, 0)) if row.log1p else x, row.clip_low, row.clip_high)
-            cols.append((x - row.center) / row.scale * row.weight)
-        return np.column_stack(cols), p["output_column"].tolist()
-
-    def centres(level, parent, columns):
-        c = centroids[(centroids["level"] == level) & (centroids["parent_segment_id"].fillna("") == (parent or ""))]
-        wide = c.pivot(index="segment_id", columns="output_column", values="value")[columns]
-        return wide.index.tolist(), wide.to_numpy()
-
-    X, cols = scaled("macro", None)
-    ids, C = centres("macro", None, cols)
-    macro = np.array(ids)[nearest_centroid(X, C)[0]]
-    np.testing.assert_array_equal(macro, result.assignments["macro_segment_id"].to_numpy())
-    micro = np.empty(len(features), dtype=object)
-    for parent in ids:
-        X, cols = scaled("micro", parent)
-        mids, C = centres("micro", parent, cols)
-        members = macro == parent
-        micro[members] = np.array(mids)[nearest_centroid(X[members], C)[0]]
-    np.testing.assert_array_equal(micro, result.assignments["segment_id"].to_numpy())
+    scored = score_customers(features, scaling, centroids)
+    pd.testing.assert_frame_equal(scored, result.assignments)
+    # a new customer that looks like an existing one lands in that customer's segment
+    twin = features.iloc[[0]].assign(customer_id=999_999)
+    assert score_customers(twin, scaling, centroids)["segment_id"].item() == result.assignments["segment_id"].iloc[0]
 
 
 def test_profiles_have_unique_names_budget_summing_to_one_and_kpis(planted, result):

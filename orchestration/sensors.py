@@ -1,0 +1,47 @@
+"""The near-real-time path: files dropped into the inbox are ingested and scored, once each."""
+
+import json
+
+import dagster as dg
+
+from orchestration.inbox import SUFFIXES, inbox_path, table_for_file
+from orchestration.jobs import ingest_and_score
+
+
+@dg.sensor(
+    job=ingest_and_score,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Watches $MICROSEG_INBOX (default data/inbox) for CSV/Parquet exports named <table>[_anything]; "
+                "launches ingest_and_score once per new or changed file.",
+)
+def inbox_sensor(context: dg.SensorEvaluationContext):
+    inbox = inbox_path()
+    if not inbox.is_dir():
+        return dg.SkipReason(f"Inbox {inbox} does not exist; create it and drop files there.")
+    # cursor: file name -> "size:mtime" of the version already handled (launched or reported as bad)
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requests, bad = [], []
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+        stat = path.stat()
+        version = f"{stat.st_size}:{int(stat.st_mtime_ns)}"
+        if seen.get(path.name) == version:
+            continue
+        seen[path.name] = version
+        table = table_for_file(path)
+        if table is None:
+            bad.append(path.name)
+            context.log.warning(f"Inbox file {path.name} skipped: not {'/'.join(SUFFIXES)} named after a raw table.")
+            continue
+        requests.append(dg.RunRequest(
+            run_key=f"{path.name}:{version}",
+            run_config={"ops": {"demo_raw_exports": {"config": {"source": "files", "files": [str(path)]}}}},
+            tags={"microseg/inbox_file": path.name, "microseg/raw_table": table},
+        ))
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    if requests:
+        return requests
+    return dg.SkipReason(f"No new files in {inbox}" + (f"; skipped unrecognised {bad}" if bad else "."))
+
+
+SENSORS = [inbox_sensor]

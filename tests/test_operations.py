@@ -1,0 +1,97 @@
+"""Scoring without refit, and the inbox sensor: each on a copy of the built warehouse."""
+
+import shutil
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.conftest import AS_OF
+
+
+@pytest.fixture
+def warehouse_copy(built_warehouse, tmp_path, monkeypatch):
+    path, _ = built_warehouse
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(path, copy)
+    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(copy))
+    monkeypatch.setenv("MICROSEG_INBOX", str(tmp_path / "inbox"))
+    (tmp_path / "inbox").mkdir()
+    return copy
+
+
+def _run(job_name: str, run_config: dict, instance=None):
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def(job_name).execute_in_process(
+        run_config=run_config, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def _query(path, sql):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+DBT_AS_OF = {"dbt_models": {"config": {"as_of_date": AS_OF}}}
+
+
+def test_scoring_reproduces_the_fit_without_refitting(warehouse_copy):
+    result = _run("score_customers", {"ops": DBT_AS_OF})
+    assert result.success
+    scores = _query(warehouse_copy, "select * from segments.customer_scores")
+    fitted = _query(warehouse_copy, "select customer_id, segment_id from segments.customer_segments")
+    merged = scores.merge(fitted, on="customer_id", suffixes=("", "_fit"))
+    assert len(merged) == len(fitted) == len(scores)
+    assert (merged["segment_id"] == merged["segment_id_fit"]).all()
+    assert not scores["is_new_customer"].any() and not scores["changed_segment"].any()
+    runs = _query(warehouse_copy, "select count(*) as n from segments.segmentation_runs")["n"].item()
+    assert runs == 1  # no refit happened
+
+
+def test_inbox_file_is_ingested_and_scored_exactly_once(warehouse_copy, tmp_path):
+    from orchestration.sensors import inbox_sensor
+
+    inbox = tmp_path / "inbox"
+    twin = _query(warehouse_copy, "select * from raw.customers where customer_id = 100001 limit 1")
+    twin["customer_id"] = 777_001
+    twin.to_csv(inbox / "customers_2026-06-30.csv", index=False)
+    orders = _query(warehouse_copy, "select * from raw.orders where customer_id = 100001")
+    orders["customer_id"], orders["order_id"] = 777_001, orders["order_id"] + 900_000_000
+    orders.to_parquet(inbox / "orders_2026-06-30.parquet")
+    (inbox / "notes.txt").write_text("not an export")
+
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(instance=instance)
+    requests = list(inbox_sensor(context))
+    assert sorted(r.tags["microseg/raw_table"] for r in requests) == ["customers", "orders"]
+    for request in sorted(requests, key=lambda r: r.tags["microseg/raw_table"]):
+        config = {"ops": {**request.run_config["ops"], **DBT_AS_OF}}
+        assert _run("ingest_and_score", config, instance).success, request.tags
+
+    scores = _query(warehouse_copy, "select * from segments.customer_scores where customer_id = 777001")
+    assert len(scores) == 1 and scores["is_new_customer"].item()
+    published = _query(warehouse_copy, "select segment_id from segments.segment_profiles where level = 'micro'")
+    assert scores["segment_id"].item() in set(published["segment_id"])
+    assert scores["model_run_id"].item() == _query(warehouse_copy, "select run_id from segments.segmentation_runs")["run_id"].item()
+
+    again = inbox_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
+    assert isinstance(again, dg.SkipReason) and "notes.txt" not in again.skip_message
+
+
+def test_bad_inbox_file_is_reported_with_file_and_column_and_not_retried(warehouse_copy, tmp_path):
+    from orchestration.sensors import inbox_sensor
+
+    bad = tmp_path / "inbox" / "orders_broken.csv"
+    pd.DataFrame({"order_id": [1], "customer_id": [100001]}).to_csv(bad, index=False)
+    context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral())
+    (request,) = list(inbox_sensor(context))
+    result = _run("ingest_and_score", {"ops": {**request.run_config["ops"], **DBT_AS_OF}})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    assert "orders_broken.csv" in message and "order_ts" in message
+    # nothing half-written: raw.orders unchanged
+    assert _query(warehouse_copy, "select count(*) as n from raw.orders where order_id = 1")["n"].item() == 0
+    retry = inbox_sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), cursor=context.cursor))
+    assert isinstance(retry, dg.SkipReason)
