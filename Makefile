@@ -10,16 +10,19 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
+DOCS_PORT ?= 8080
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: setup run test ui sql clean help
+.PHONY: setup run test test-ui ui sql docs clean help
 
 help:
 	@echo "make run    generate demo data and materialise every asset through Dagster"
 	@echo "make test   run the test suite"
 	@echo "make ui     Dagster UI (and daemon) on http://$(UI_HOST):$(UI_PORT)"
 	@echo "make sql    read-only SQL shell on the warehouse"
+	@echo "make docs   build and serve dbt docs on http://$(UI_HOST):$(DOCS_PORT)"
+	@echo "make test-ui  drive the Dagster UI in headless Chromium (installs Debian's chromium)"
 
 # uv: use the one on PATH, else install it with pip (uv installs the stack in seconds).
 UV := $(shell command -v uv 2>/dev/null)
@@ -50,12 +53,21 @@ run: setup
 test: setup
 	$(BIN)/pytest -m "not ui"
 
+# Browser test of the Dagster UI: Debian's Chromium (browser downloads do not work offline).
+test-ui: setup
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	$(BIN)/pytest -m ui
+
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
 sql: setup
 	@test -f "$(MICROSEG_WAREHOUSE)" || { echo "No warehouse at $(MICROSEG_WAREHOUSE) yet: run 'make run' first."; exit 1; }
 	$(BIN)/duckdb -readonly "$(MICROSEG_WAREHOUSE)"
+
+docs: setup
+	@test -f "$(MICROSEG_WAREHOUSE)" || { echo "No warehouse at $(MICROSEG_WAREHOUSE) yet: run 'make run' first (docs read its catalog)."; exit 1; }
+	cd dbt_project && ../$(BIN)/dbt docs generate --quiet && ../$(BIN)/dbt docs serve --host $(UI_HOST) --port $(DOCS_PORT) --no-browser
 
 clean:
 	rm -rf data $(DAGSTER_HOME) dbt_project/target dbt_project/logs

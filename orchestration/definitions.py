@@ -15,7 +15,10 @@ from orchestration.schedules import SCHEDULES
 from orchestration.sensors import SENSORS
 
 defs = dg.Definitions(
-    assets=[demo_raw_exports, dbt_models, customer_segmentation, dbt_segment_models, customer_scores],
+    # code references: the UI links each Python asset to its source file (dbt models link via the translator)
+    assets=dg.with_source_code_references(
+        [demo_raw_exports, dbt_models, customer_segmentation, dbt_segment_models, customer_scores]
+    ),
     asset_checks=[planted_persona_recovery],
     jobs=JOBS,
     schedules=SCHEDULES,

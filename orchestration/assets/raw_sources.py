@@ -6,6 +6,7 @@ dbt staging models hang under them.
 
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -33,7 +34,10 @@ class RawExportsConfig(dg.Config):
                     "`files` (CSV/Parquet named <table>[_anything].csv) to their raw tables.",
     )
     files: list[str] = Field(default=[], description="With source 'files': paths of the files to append.")
-    n_customers: int = Field(default=20_000, description="Customers to generate (1,000,000 takes about a minute).")
+    n_customers: int = Field(
+        default_factory=lambda: int(os.environ.get("MICROSEG_DEMO_CUSTOMERS", "20000")),
+        description="Customers to generate (default $MICROSEG_DEMO_CUSTOMERS or 20,000; 1,000,000 takes about a minute).",
+    )
     seed: int = Field(default=42, description="Random seed: the same seed gives the same data.")
     reference_date: str = Field(
         default="",
