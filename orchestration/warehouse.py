@@ -58,21 +58,8 @@ def _select_list(df: pd.DataFrame) -> str:
 
 def replace_tables(schema: str, tables: Mapping[str, pd.DataFrame], path: Path | None = None) -> dict[str, int]:
     """Create or replace ``schema.<name>`` for every frame, all in one transaction; return row counts."""
-    counts: dict[str, int] = {}
-    with connect(path=path) as con:
-        con.execute(f"create schema if not exists {schema}")
-        con.execute("begin transaction")
-        try:
-            for name, df in tables.items():
-                con.register("_incoming", df)
-                con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")
-                con.unregister("_incoming")
-                counts[name] = len(df)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    return counts
+    publish(schema, replace=tables, append={}, path=path)
+    return {name: len(df) for name, df in tables.items()}
 
 
 def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
