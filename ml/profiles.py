@@ -98,19 +98,21 @@ def _unique_names(candidates: dict[str, list[str]], extras: dict[str, list[str]]
     return names
 
 
-def _kpis(seg: pd.DataFrame, pop: pd.DataFrame) -> dict[str, float]:
-    def rates(d: pd.DataFrame) -> dict[str, float]:
-        orders = d["order_count"].sum()
-        return {
-            "conversion_rate": d["touch_conversion_rate"].mean(),
-            "email_open_rate": d["email_open_rate"].mean(),
-            "email_click_rate": d["email_click_rate"].mean(),
-            "avg_order_value": d["gross_revenue"].sum() / orders if orders else 0.0,
-            "repeat_rate": (d["order_count"] >= 2).mean(),
-            "return_rate": d["return_rate"].mean(),
-        }
+def _kpi_rates(d: pd.DataFrame) -> dict[str, float]:
+    orders = d["order_count"].sum()
+    return {
+        "conversion_rate": d["touch_conversion_rate"].mean(),
+        "email_open_rate": d["email_open_rate"].mean(),
+        "email_click_rate": d["email_click_rate"].mean(),
+        "avg_order_value": d["gross_revenue"].sum() / orders if orders else 0.0,
+        "repeat_rate": (d["order_count"] >= 2).mean(),
+        "return_rate": d["return_rate"].mean(),
+    }
 
-    now, base = rates(seg), rates(pop)
+
+def _kpis(seg: pd.DataFrame, base: dict[str, float]) -> dict[str, float]:
+    """The segment's KPIs with targets relative to ``base``, the population's KPIs."""
+    now = _kpi_rates(seg)
     out = {}
     for kpi, value in now.items():
         out[kpi] = float(value)
@@ -131,6 +133,7 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
     means = traits.pivot_table(index="segment_id", columns="feature", values="segment_value")
     z = traits.pivot_table(index="segment_id", columns="feature", values="z_score")
     pop_contact = {c: df[col].mean() for c, col in CONTACT_RATES.items()}
+    pop_kpis = _kpi_rates(df)
 
     rows, name_parts, extras = [], {}, {}
     for level, column in (("macro", "macro_segment_id"), ("micro", "segment_id")):
@@ -150,7 +153,7 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
                      "VIP / loyalty recognition" if i["net_revenue"] >= 150 else
                      f"New in {top_categories[0]}")
             value = seg["net_revenue"].clip(lower=0)
-            kpi = _kpis(seg, df)
+            kpi = _kpis(seg, pop_kpis)
             rows.append({
                 "level": level,
                 "segment_id": sid,

@@ -205,7 +205,6 @@ def _fit_level(frame: pd.DataFrame, weights: dict, k_min: int, k_max: int, min_s
     labels, _ = nearest_centroid(X, centroids)
     if len(centroids) > 1:
         stability, _ = _bootstrap_jaccard(X, labels, len(centroids), config, rng)
-        # bootstrap refits k clusters from scratch; align to the kept centroids by refitting with them
     else:
         stability = np.ones(1)
     return LevelModel(scaler=scaler, centroids=centroids, candidates=candidates, stability=stability)

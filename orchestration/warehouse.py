@@ -27,14 +27,6 @@ def warehouse_path() -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
-def export_warehouse_env() -> Path:
-    """Pin the absolute path in the environment, so dbt (run from dbt_project/) sees the same file."""
-    path = warehouse_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.environ[WAREHOUSE_ENV] = str(path)
-    return path
-
-
 @contextmanager
 def connect(read_only: bool = False, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     path = path or warehouse_path()

@@ -195,7 +195,8 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
     context.log.info(f"Published run {run_id}: {len(result.macro_ids)} macro, "
                      f"{ledger['micro_k'].item()} micro segments for {len(features):,} customers.")
 
-    macro_labels = result.assignments["macro_segment_id"].to_numpy()
+    # the chart plots a few thousand customers: transform only those, not the whole base
+    plotted = np.random.default_rng(engine.seed).choice(len(features), size=min(len(features), 3000), replace=False)
     chosen = candidates[candidates["chosen"]]
     sizes = profiles[["level", "segment_id", "segment_name", "customers", "share_of_customers", "share_of_revenue",
                       "budget_share", "stability", "is_niche"]]
@@ -211,7 +212,8 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
             "chosen_macro_k_silhouette": float(chosen.query("level == 'macro'")["silhouette"].iloc[0])
             if len(chosen.query("level == 'macro'")) else 0.0,
             "mean_stability": float(profiles["stability"].mean()),
-            "chart": segments_chart(profiles, result.macro.scaler.transform(features), macro_labels, engine.seed),
+            "chart": segments_chart(profiles, result.macro.scaler.transform(features.iloc[plotted]),
+                                    result.assignments["macro_segment_id"].to_numpy()[plotted], engine.seed),
         })
         yield dg.MaterializeResult(asset_key=["segments", "segment_traits"],
                                    metadata={**table_metadata(con, "segments", "segment_traits"), "run_id": run_id})

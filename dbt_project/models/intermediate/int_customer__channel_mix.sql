@@ -1,5 +1,7 @@
 -- Where customers buy (order channel shares) and on what (device shares over
 -- web sessions and device-tagged orders).
+{%- set channels = ['web', 'app', 'store'] %}
+{%- set devices = ['desktop', 'mobile', 'tablet'] %}
 with orders as (
     select customer_id, channel, device
     from {{ ref('int_orders__valid') }}
@@ -21,9 +23,10 @@ device_use as (
 channel_shares as (
     select
         customer_id,
-        {{ safe_ratio("sum(case when channel = 'web' then 1 else 0 end)", 'count(*)') }} as web_order_share,
-        {{ safe_ratio("sum(case when channel = 'app' then 1 else 0 end)", 'count(*)') }} as app_order_share,
-        {{ safe_ratio("sum(case when channel = 'store' then 1 else 0 end)", 'count(*)') }} as store_order_share
+        {%- for channel in channels %}
+        {{ safe_ratio("sum(case when channel = '" ~ channel ~ "' then 1 else 0 end)", 'count(*)') }} as {{ channel }}_order_share
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from orders
     group by customer_id
 ),
@@ -31,20 +34,21 @@ channel_shares as (
 device_shares as (
     select
         customer_id,
-        {{ safe_ratio("sum(case when device = 'desktop' then 1 else 0 end)", 'count(*)') }} as desktop_share,
-        {{ safe_ratio("sum(case when device = 'mobile' then 1 else 0 end)", 'count(*)') }} as mobile_share,
-        {{ safe_ratio("sum(case when device = 'tablet' then 1 else 0 end)", 'count(*)') }} as tablet_share
+        {%- for device in devices %}
+        {{ safe_ratio("sum(case when device = '" ~ device ~ "' then 1 else 0 end)", 'count(*)') }} as {{ device }}_share
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from device_use
     group by customer_id
 )
 
 select
     coalesce(c.customer_id, d.customer_id) as customer_id,
-    coalesce(c.web_order_share, 0) as web_order_share,
-    coalesce(c.app_order_share, 0) as app_order_share,
-    coalesce(c.store_order_share, 0) as store_order_share,
-    coalesce(d.desktop_share, 0) as desktop_share,
-    coalesce(d.mobile_share, 0) as mobile_share,
-    coalesce(d.tablet_share, 0) as tablet_share
+    {%- for channel in channels %}
+    coalesce(c.{{ channel }}_order_share, 0) as {{ channel }}_order_share,
+    {%- endfor %}
+    {%- for device in devices %}
+    coalesce(d.{{ device }}_share, 0) as {{ device }}_share{{ ',' if not loop.last }}
+    {%- endfor %}
 from channel_shares as c
 full outer join device_shares as d on c.customer_id = d.customer_id

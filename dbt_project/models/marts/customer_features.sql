@@ -5,7 +5,15 @@ with profile as (select * from {{ ref('int_customer__profile') }}),
 rfm as (select * from {{ ref('int_customer__rfm') }}),
 categories as (select * from {{ ref('int_customer__category_mix') }}),
 channels as (select * from {{ ref('int_customer__channel_mix') }}),
-engagement as (select * from {{ ref('int_customer__engagement') }})
+engagement as (select * from {{ ref('int_customer__engagement') }}),
+
+tenure as (
+    select
+        p.customer_id,
+        coalesce({{ dbt.datediff('coalesce(p.signup_date, r.first_order_date)', as_of_date(), 'day') }}, 0) as days
+    from profile as p
+    left join rfm as r on p.customer_id = r.customer_id
+)
 
 select
     p.customer_id,
@@ -23,9 +31,7 @@ select
     p.gender,
     p.is_loyalty_member,
     p.acquisition_channel,
-    cast(coalesce(
-        {{ dbt.datediff('coalesce(p.signup_date, r.first_order_date)', as_of_date(), 'day') }}, 0
-    ) as integer) as tenure_days,
+    cast(t.days as integer) as tenure_days,
     -- geography
     p.country_code,
     p.region,
@@ -34,7 +40,7 @@ select
     cast(coalesce(r.recency_days, {{ var('history_days') }}) as integer) as recency_days,
     cast(coalesce(r.order_count, 0) as integer) as order_count,
     cast(coalesce(r.order_count, 0) as double)
-        / greatest(least(coalesce({{ dbt.datediff('coalesce(p.signup_date, r.first_order_date)', as_of_date(), 'day') }}, 0), {{ var('history_days') }}), 30)
+        / greatest(least(t.days, {{ var('history_days') }}), 30)
         * 30.4 as orders_per_month,
     coalesce(r.gross_revenue, 0) as gross_revenue,
     coalesce(r.refunded_revenue, 0) as refunded_revenue,
@@ -72,6 +78,7 @@ select
     coalesce(e.cart_session_rate, 0) as cart_session_rate,
     {{ as_of_date() }} as as_of_date
 from profile as p
+inner join tenure as t on p.customer_id = t.customer_id
 left join rfm as r on p.customer_id = r.customer_id
 left join categories as c on p.customer_id = c.customer_id
 left join channels as ch on p.customer_id = ch.customer_id
