@@ -238,7 +238,7 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     })
 
     # --- web events: sessions, each a page view plus searches and add-to-carts ---------------
-    n_sessions = rng.poisson(rng.gamma(2.0, P["sessions_per_month"] / 2.0))  # the last 30 days
+    n_sessions = rng.poisson(rng.gamma(4.0, P["sessions_per_month"] / 4.0))  # the last 30 days
     sc = np.repeat(np.arange(n), n_sessions)
     n_s = len(sc)
     session_ts = ref - (rng.random(n_s) * 30 * day).astype("timedelta64[s]")
