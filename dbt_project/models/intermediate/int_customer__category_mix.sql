@@ -1,5 +1,6 @@
--- What each customer buys: spend share per category, price level and own-brand share,
--- from the sale lines of trusted, non-cancelled orders.
+-- What each customer buys: share of units per category (affinity: one laptop must not
+-- outweigh twenty groceries, so units, not spend), top category by spend, price level and
+-- own-brand share, from the sale lines of trusted, non-cancelled orders.
 with lines as (
     select
         o.customer_id,
@@ -15,7 +16,7 @@ with lines as (
 ),
 
 by_category as (
-    select customer_id, category, sum(paid_amount) as spend
+    select customer_id, category, sum(paid_amount) as spend, sum(quantity) as units
     from lines
     group by customer_id, category
 ),
@@ -34,6 +35,7 @@ totals as (
     select
         customer_id,
         sum(paid_amount) as spend,
+        sum(quantity) as units,
         count(distinct category) as categories_bought,
         sum(price_rank_in_category * quantity) / sum(quantity) as avg_price_rank,
         {{ safe_ratio('sum(case when is_private_label then paid_amount else 0 end)', 'sum(paid_amount)') }} as private_label_share
@@ -44,7 +46,7 @@ totals as (
 select
     t.customer_id,
     {% for category in var('categories') -%}
-    {{ safe_ratio("sum(case when c.category = '" ~ category ~ "' then c.spend else 0 end)", 't.spend') }} as share_{{ category }},
+    {{ safe_ratio("sum(case when c.category = '" ~ category ~ "' then c.units else 0 end)", 't.units') }} as share_{{ category }},
     {% endfor -%}
     t.categories_bought,
     t.avg_price_rank,
@@ -53,4 +55,4 @@ select
 from totals as t
 inner join by_category as c on t.customer_id = c.customer_id
 inner join top_category as tc on t.customer_id = tc.customer_id
-group by t.customer_id, t.spend, t.categories_bought, t.avg_price_rank, t.private_label_share, tc.top_category
+group by t.customer_id, t.units, t.categories_bought, t.avg_price_rank, t.private_label_share, tc.top_category
