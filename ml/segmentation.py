@@ -20,10 +20,12 @@ from sklearn.mixture import GaussianMixture
 
 from ml.features import FeatureScaler, fit_scaler
 
+# Macro segments are about what people buy and how they engage, so preferences lead and
+# geography stays out; inside a macro every group counts the same, geography included.
 DEFAULT_MACRO_WEIGHTS = {"preferences": 2.0, "behaviour": 1.0, "engagement": 1.0, "channels": 0.5,
                          "demographics": 0.5, "geography": 0.0}
-DEFAULT_MICRO_WEIGHTS = {"preferences": 0.5, "behaviour": 1.0, "engagement": 0.5, "channels": 1.0,
-                         "demographics": 0.3, "geography": 2.0}
+DEFAULT_MICRO_WEIGHTS = {"preferences": 1.0, "behaviour": 1.0, "engagement": 1.0, "channels": 1.0,
+                         "demographics": 1.0, "geography": 1.0}
 UNSTABLE_BELOW = 0.6  # Hennig: a cluster with mean bootstrap Jaccard under 0.6 is not stable
 
 
