@@ -15,13 +15,14 @@ from ml.features import FeatureScaler
 from ml.segmentation import nearest_centroid
 
 
-def _part(table: pd.DataFrame, level: str, parent: str | None) -> pd.DataFrame:
+def level_rows(table: pd.DataFrame, level: str, parent: str | None) -> pd.DataFrame:
+    """The rows of a model table for one level and parent (None for the macro level)."""
     parents = table["parent_segment_id"].fillna("")
     return table[(table["level"] == level) & (parents == (parent or ""))]
 
 
 def _centroids(centroids: pd.DataFrame, level: str, parent: str | None, columns: list[str]):
-    wide = _part(centroids, level, parent).pivot(index="segment_id", columns="output_column", values="value")
+    wide = level_rows(centroids, level, parent).pivot(index="segment_id", columns="output_column", values="value")
     return wide.index.to_numpy(dtype=object), wide[columns].to_numpy()
 
 
@@ -29,7 +30,7 @@ def score_customers(features: pd.DataFrame, scaling: pd.DataFrame, centroids: pd
     """customer_id, macro_segment_id, segment_id, macro_distance, distance for every row of ``features``."""
     if scaling.empty or centroids.empty:
         raise ValueError("no fitted model to score with: run the segmentation (segment_customers job) first")
-    macro_scaler = FeatureScaler(_part(scaling, "macro", None).reset_index(drop=True))
+    macro_scaler = FeatureScaler(level_rows(scaling, "macro", None).reset_index(drop=True))
     macro_ids, macro_c = _centroids(centroids, "macro", None, macro_scaler.columns)
     labels, macro_dist = nearest_centroid(macro_scaler.transform(features), macro_c)
     macro = macro_ids[labels]
@@ -40,7 +41,7 @@ def score_customers(features: pd.DataFrame, scaling: pd.DataFrame, centroids: pd
         members = np.flatnonzero(macro == parent)
         if not len(members):
             continue
-        scaler = FeatureScaler(_part(scaling, "micro", parent).reset_index(drop=True))
+        scaler = FeatureScaler(level_rows(scaling, "micro", parent).reset_index(drop=True))
         ids, c = _centroids(centroids, "micro", parent, scaler.columns)
         micro_labels, dist = nearest_centroid(scaler.transform(features.iloc[members]), c)
         segment[members] = ids[micro_labels]

@@ -54,6 +54,25 @@ def replace_tables(schema: str, tables: Mapping[str, pd.DataFrame], path: Path |
     return {name: len(df) for name, df in tables.items()}
 
 
+def replace_tables_from_sql(schema: str, selects: Mapping[str, str], path: Path | None = None) -> dict[str, int]:
+    """Create or replace ``schema.<name>`` as each SELECT, all in one transaction, inside the warehouse.
+
+    Nothing passes through Python, so this scales with DuckDB, not with pandas. Returns row counts.
+    """
+    with connect(path=path) as con:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute("begin transaction")
+        try:
+            for name, select in selects.items():
+                con.execute(f"create or replace table {schema}.{name} as {select}")
+            counts = {name: con.execute(f"select count(*) from {schema}.{name}").fetchone()[0] for name in selects}
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return counts
+
+
 def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
     with connect(read_only=True, path=path) as con:
         return con.execute(sql, params or []).df()

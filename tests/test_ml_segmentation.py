@@ -1,11 +1,13 @@
 """ml/ on small planted data: recovers groups, respects minimum sizes, deterministic, scorable from tables."""
 
+import duckdb
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from ml.profiles import build_profiles, trait_table
 from ml.scoring import score_customers
+from ml.scoring_sql import scoring_sql
 from ml.segmentation import SegmentationConfig, model_tables, segment_customers
 from tests.planted_frames import planted_features
 
@@ -68,6 +70,23 @@ def test_model_tables_score_customers_without_refitting(planted, result):
     # a new customer that looks like an existing one lands in that customer's segment
     twin = features.iloc[[0]].assign(customer_id=999_999)
     assert score_customers(twin, scaling, centroids)["segment_id"].item() == result.assignments["segment_id"].iloc[0]
+
+
+def test_model_as_sql_scores_inside_duckdb_like_python(planted, result):
+    """The generated SQL, run by DuckDB over the feature table, gives the fit's assignments."""
+    scaling, centroids = model_tables(result)
+    features = planted.drop(columns=["macro_truth", "micro_truth"])
+    features.loc[features.index[:5], "age_years"] = None  # nulls take the fitted fill value in SQL too
+    with duckdb.connect() as con:
+        con.register("features_frame", features)
+        con.execute("create table customer_features as select * from features_frame")
+        in_sql = con.execute(f"select * from ({scoring_sql(scaling, centroids, 'customer_features')}) "
+                             "order by customer_id").df()
+    in_python = score_customers(features, scaling, centroids).sort_values("customer_id", ignore_index=True)
+    assert len(in_sql) == len(features)
+    assert (in_sql["segment_id"] == in_python["segment_id"]).all()
+    assert (in_sql["macro_segment_id"] == in_python["macro_segment_id"]).all()
+    assert in_sql["distance"].to_numpy() == pytest.approx(in_python["distance"].to_numpy(), abs=1e-9)
 
 
 def test_profiles_have_unique_names_budget_summing_to_one_and_kpis(planted, result):
