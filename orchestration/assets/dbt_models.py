@@ -1,9 +1,9 @@
 """Every dbt model as a Dagster asset; dbt tests as asset checks.
 
 Models are keyed by schema and name (``marts/customer_features``) and grouped by
-layer. Row counts and column types are read once dbt has exited: while dbt runs it
-holds DuckDB's single write lock, so querying alongside it (as dagster-dbt's
-``fetch_row_counts`` does) would be refused.
+layer. Row counts, column types and column lineage are read once dbt has exited:
+while dbt runs it holds DuckDB's single write lock, so querying alongside it (as
+dagster-dbt's ``fetch_row_counts`` and ``fetch_column_metadata`` do) is refused.
 """
 
 
@@ -15,6 +15,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
+from orchestration.assets.column_lineage import column_lineage_metadata, column_types, runtime_manifest
 from orchestration.assets.metadata import table_metadata
 from orchestration.warehouse import WAREHOUSE_ENV
 from orchestration.resources import OWNERS, WAREHOUSE_POOL, WarehouseResource, dbt_project
@@ -62,13 +63,22 @@ def _dbt_args(config: DbtBuildConfig) -> list[str]:
     return args
 
 
-def _with_table_metadata(events: list, context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
+def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionContext,
+                         warehouse: WarehouseResource) -> Iterator:
+    """Row counts, column schema and column lineage for every model dbt built."""
     with warehouse.connect(read_only=True) as con:
+        types, manifest = column_types(con), runtime_manifest(invocation)
         for event in events:
             if isinstance(event, dg.Output):
                 key = context.asset_key_for_output(event.output_name)
                 if len(key.path) == 2:
-                    event = event.with_metadata({**event.metadata, **table_metadata(con, *key.path)})
+                    unique_id = event.metadata["unique_id"].value
+                    event = event.with_metadata({
+                        **event.metadata,
+                        **table_metadata(con, *key.path),
+                        **column_lineage_metadata(unique_id, manifest, invocation.target_path, types, translator,
+                                                  dbt_project),
+                    })
             yield event
 
 
@@ -78,7 +88,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
     invocation = dbt.cli(_dbt_args(config), context=context, raise_on_error=False)
     events = list(invocation.stream())
-    yield from _with_table_metadata(events, context, warehouse)
+    yield from _with_table_metadata(events, invocation, context, warehouse)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed (see the dbt log above); models downstream of the failure were skipped "

@@ -1,0 +1,72 @@
+"""Column-level lineage for dbt models, computed once dbt has exited.
+
+dagster-dbt's ``fetch_column_metadata`` asks the warehouse for column types while
+dbt is still running; on DuckDB that second connection is refused, because dbt
+holds the file's single write lock. The lineage itself needs only the compiled SQL
+and the column types of each model and its parents, so we read the types after
+dbt exits (one query) and hand them to dagster-dbt's own sqlglot-based builder.
+The UI then shows, per column of e.g. ``marts/customer_features``, the upstream
+columns it is computed from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+
+# dagster-dbt's builder is internal; dagster-dbt is pinned in uv.lock and a test checks
+# customer_features gets lineage, so an upgrade that moves it is caught, not silent.
+from dagster_dbt.core.dbt_cli_event import EventHistoryMetadata, _build_column_lineage_metadata
+
+log = logging.getLogger(__name__)
+
+
+def _relation(props: Mapping[str, Any]) -> tuple[str, str]:
+    return props["schema"], props.get("alias") or props.get("identifier") or props["name"]
+
+
+def runtime_manifest(invocation) -> Mapping[str, Any]:
+    """The manifest dbt wrote for this run: its relation names match the compiled SQL, even when the
+    warehouse path (hence DuckDB's database name) differs from the one `dbt parse` saw."""
+    path = Path(invocation.target_path) / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else invocation.manifest
+
+
+def column_types(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, dict[str, str]]]:
+    """Every table's columns and types, keyed by (schema, table), in ordinal order."""
+    types: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+    for schema, table, column, dtype in con.execute(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() order by table_schema, table_name, ordinal_position"
+    ).fetchall():
+        types.setdefault((schema, table), {})[column] = {"data_type": dtype}
+    return types
+
+
+def column_lineage_metadata(unique_id: str, manifest: Mapping[str, Any], target_path: Path,
+                            types: Mapping[tuple[str, str], dict], translator, project) -> dict[str, Any]:
+    """``dagster/column_lineage`` for one built model, or {} (with a warning) when it cannot be derived."""
+    props = manifest["nodes"].get(unique_id)
+    if not props or props["resource_type"] != "model" or _relation(props) not in types:
+        return {}
+    parents = {}
+    for parent_id in manifest["parent_map"].get(unique_id, []):
+        parent = manifest["nodes"].get(parent_id) or manifest["sources"].get(parent_id)
+        if parent and parent.get("relation_name") and _relation(parent) in types:
+            parents[parent["relation_name"]] = types[_relation(parent)]
+    try:
+        return _build_column_lineage_metadata(
+            event_history_metadata=EventHistoryMetadata(columns=types[_relation(props)], parents=parents),
+            dbt_resource_props=props,
+            manifest=manifest,
+            dagster_dbt_translator=translator,
+            target_path=Path(target_path),
+            project=project,
+        )
+    except Exception as error:  # lineage is an aid: a SQL construct sqlglot cannot follow must not fail the run
+        log.warning(f"No column lineage for {unique_id}: {error}")
+        return {}
