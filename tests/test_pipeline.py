@@ -137,8 +137,8 @@ def _pandas_features(sql, customer_ids: list[int]) -> pd.DataFrame:
     out["order_count"] = orders.groupby("customer_id").size()
     out["recency_days"] = (as_of - orders.groupby("customer_id")["order_ts"].max().dt.normalize()).dt.days
     out["net_revenue"] = lines.groupby("customer_id")["paid"].sum()
-    out["share_grocery"] = (sales[sales["category"] == "grocery"].groupby("customer_id")["paid"].sum()
-                            / sales.groupby("customer_id")["paid"].sum())
+    out["share_grocery"] = (sales[sales["category"] == "grocery"].groupby("customer_id")["quantity"].sum()
+                            / sales.groupby("customer_id")["quantity"].sum())  # share of units bought
     out["store_order_share"] = orders.assign(store=orders["channel"] == "store").groupby("customer_id")["store"].mean()
     touches["channel"] = touches["channel"].str.strip().str.lower()
     emails = touches[(touches["channel"] == "email") & touches["customer_id"].isin(customer_ids)]
