@@ -46,10 +46,10 @@ def _scaled_expression(row) -> str:
 
 
 def _level_ctes(name: str, scaling: pd.DataFrame, centroids: pd.DataFrame, source: str,
-                where: str = "") -> tuple[list[str], str]:
+                where: str = "") -> list[str]:
     """CTEs that scale the rows of ``source`` for one model and pick each row's nearest centroid.
 
-    Returns the CTEs and the name of the last one: (customer_id, segment_id, distance).
+    The last, ``<name>_nearest``, holds (customer_id, segment_id, distance).
     """
     params = scaling.reset_index(drop=True)
     columns = [f"x{i}" for i in range(len(params))]
@@ -71,7 +71,7 @@ def _level_ctes(name: str, scaling: pd.DataFrame, centroids: pd.DataFrame, sourc
         f"               row_number() over (partition by customer_id order by squared_distance, segment_id) as rank_\n"
         f"        from {name}_distances\n    ) as ranked\n    where rank_ = 1\n)",
     ]
-    return ctes, f"{name}_nearest"
+    return ctes
 
 
 def scoring_sql(scaling: pd.DataFrame, centroids: pd.DataFrame, features_relation: str) -> str:
@@ -84,19 +84,17 @@ def scoring_sql(scaling: pd.DataFrame, centroids: pd.DataFrame, features_relatio
     if scaling.empty or centroids.empty:
         raise ValueError("no fitted model to score with: run the segmentation (segment_customers job) first")
     ctes = [f"features as (\n    select * from {features_relation}\n)"]
-    macro_ctes, macro = _level_ctes("macro", level_rows(scaling, "macro", None), level_rows(centroids, "macro", None),
-                                    "features")
-    ctes += macro_ctes
+    ctes += _level_ctes("macro", level_rows(scaling, "macro", None), level_rows(centroids, "macro", None),
+                        "features")
     ctes.append(f"with_macro as (\n    select f.*, m.segment_id as macro_segment_id__, m.distance as macro_distance__\n"
-                f"    from features as f\n    inner join {macro} as m on f.customer_id = m.customer_id\n)")
+                f"    from features as f\n    inner join macro_nearest as m on f.customer_id = m.customer_id\n)")
     micro_selects = []
     for i, parent in enumerate(sorted(level_rows(centroids, "macro", None)["segment_id"].unique())):
-        level_ctes, nearest = _level_ctes(
+        ctes += _level_ctes(
             f"micro{i}", level_rows(scaling, "micro", parent), level_rows(centroids, "micro", parent), "with_macro",
             where=f"\n    where macro_segment_id__ = {sql_string(parent)}",
         )
-        ctes += level_ctes
-        micro_selects.append(f"select customer_id, segment_id, distance from {nearest}")
+        micro_selects.append(f"select customer_id, segment_id, distance from micro{i}_nearest")
     ctes.append("micro as (\n    " + "\n    union all\n    ".join(micro_selects) + "\n)")
     return (
         "with " + ",\n".join(ctes) + "\n"

@@ -39,6 +39,20 @@ def connect(read_only: bool = False, path: Path | None = None) -> Iterator[duckd
         con.close()
 
 
+@contextmanager
+def _transaction(schema: str, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writing connection inside one transaction on ``schema``: committed on success, rolled back on any error."""
+    with connect(path=path) as con:
+        con.execute(f"create schema if not exists {schema}")
+        con.execute("begin transaction")
+        try:
+            yield con
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+
 def _select_list(df: pd.DataFrame) -> str:
     # pandas categoricals arrive as DuckDB ENUMs; raw exports are plain text, so cast them back.
     cols = []
@@ -59,18 +73,10 @@ def replace_tables_from_sql(schema: str, selects: Mapping[str, str], path: Path 
 
     Nothing passes through Python, so this scales with DuckDB, not with pandas. Returns row counts.
     """
-    with connect(path=path) as con:
-        con.execute(f"create schema if not exists {schema}")
-        con.execute("begin transaction")
-        try:
-            for name, select in selects.items():
-                con.execute(f"create or replace table {schema}.{name} as {select}")
-            counts = {name: con.execute(f"select count(*) from {schema}.{name}").fetchone()[0] for name in selects}
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    return counts
+    with _transaction(schema, path) as con:
+        for name, select in selects.items():
+            con.execute(f"create or replace table {schema}.{name} as {select}")
+        return {name: con.execute(f"select count(*) from {schema}.{name}").fetchone()[0] for name in selects}
 
 
 def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
@@ -85,21 +91,14 @@ def publish(schema: str, replace: Mapping[str, pd.DataFrame], append: Mapping[st
     Readers see the previous results or the new ones, never a mix: a failure anywhere
     rolls everything back.
     """
-    with connect(path=path) as con:
-        con.execute(f"create schema if not exists {schema}")
-        con.execute("begin transaction")
-        try:
-            for name, df in replace.items():
-                con.register("_incoming", df)
-                con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")
-                con.unregister("_incoming")
-            for name, df in append.items():
-                con.register("_incoming", df)
-                con.execute(f"create table if not exists {schema}.{name} as "
-                            f"select {_select_list(df)} from _incoming where false")
-                con.execute(f"insert into {schema}.{name} by name select {_select_list(df)} from _incoming")
-                con.unregister("_incoming")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+    with _transaction(schema, path) as con:
+        for name, df in replace.items():
+            con.register("_incoming", df)
+            con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")
+            con.unregister("_incoming")
+        for name, df in append.items():
+            con.register("_incoming", df)
+            con.execute(f"create table if not exists {schema}.{name} as "
+                        f"select {_select_list(df)} from _incoming where false")
+            con.execute(f"insert into {schema}.{name} by name select {_select_list(df)} from _incoming")
+            con.unregister("_incoming")

@@ -75,7 +75,7 @@ def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionCon
                     unique_id = event.metadata["unique_id"].value
                     event = event.with_metadata({
                         **event.metadata,
-                        **table_metadata(con, *key.path),
+                        **table_metadata(con, *key.path, column_types=types.get(tuple(key.path))),
                         **column_lineage_metadata(unique_id, manifest, invocation.target_path, types, translator,
                                                   dbt_project),
                     })

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -16,12 +18,19 @@ def table_schema(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dg.
     return dg.TableSchema(columns=[dg.TableColumn(name, dtype) for name, dtype in rows])
 
 
-def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, object]:
-    """Row count, column schema and table name, under Dagster's standard metadata keys."""
+def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+                   column_types: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, object]:
+    """Row count, column schema and table name, under Dagster's standard metadata keys.
+
+    ``column_types`` ({column: {"data_type": ...}}, as ``column_lineage.column_types`` reads them
+    for every table at once) saves a query per table when the caller has it already.
+    """
     (rows,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+    columns = (dg.TableSchema(columns=[dg.TableColumn(name, t["data_type"]) for name, t in column_types.items()])
+               if column_types is not None else table_schema(con, schema, table))
     return {
         "dagster/row_count": dg.MetadataValue.int(int(rows)),
-        "dagster/column_schema": table_schema(con, schema, table),
+        "dagster/column_schema": columns,
         "dagster/table_name": f"{schema}.{table}",
     }
 
