@@ -1,4 +1,4 @@
--- For every customer who bought something, category spend shares add up to 1.
+-- For every customer who bought something, category shares (of units) add up to 1.
 select customer_id
 from {{ ref('customer_features') }}
 where categories_bought > 0

@@ -9,7 +9,7 @@ with lines as (
         p.is_private_label,
         i.quantity,
         i.line_amount * (1 - o.discount_pct) as paid_amount
-    from {{ ref('stg_shop__order_items') }} as i
+    from {{ ref('int_order_items__checked') }} as i
     inner join {{ ref('int_orders__valid') }} as o on i.order_id = o.order_id
     inner join {{ ref('stg_shop__products') }} as p on i.product_id = p.product_id
     where i.dq_issue is null and i.line_type = 'sale' and o.status <> 'cancelled'

@@ -1,7 +1,7 @@
 -- Where customers buy (order channel shares) and on what (device shares over
 -- web sessions and device-tagged orders).
-{%- set channels = ['web', 'app', 'store'] %}
-{%- set devices = ['desktop', 'mobile', 'tablet'] %}
+{%- set channels = var('order_channels') %}
+{%- set devices = var('devices') %}
 with orders as (
     select customer_id, channel, device
     from {{ ref('int_orders__valid') }}

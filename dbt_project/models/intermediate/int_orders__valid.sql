@@ -6,7 +6,7 @@ with lines as (
         sum(case when line_type = 'sale' then line_amount else 0 end) as sale_amount,
         -sum(case when line_type = 'refund' then line_amount else 0 end) as refund_amount,
         sum(case when line_type = 'sale' then quantity else 0 end) as units
-    from {{ ref('stg_shop__order_items') }}
+    from {{ ref('int_order_items__checked') }}
     where dq_issue is null
     group by order_id
 )
@@ -25,7 +25,7 @@ select
     coalesce(l.sale_amount, 0) * (1 - o.discount_pct) as paid_amount,
     coalesce(l.refund_amount, 0) * (1 - o.discount_pct) as refunded_amount,
     coalesce(l.units, 0) as units
-from {{ ref('stg_shop__orders') }} as o
+from {{ ref('int_orders__checked') }} as o
 left join lines as l on o.order_id = l.order_id
 where o.dq_issue is null
   and not o.is_test_account

@@ -59,12 +59,12 @@ select
     coalesce(r.discounted_order_share, 0) as discounted_order_share,
     coalesce(r.avg_discount_pct, 0) as avg_discount_pct,
     -- channels and devices
-    coalesce(ch.web_order_share, 0) as web_order_share,
-    coalesce(ch.app_order_share, 0) as app_order_share,
-    coalesce(ch.store_order_share, 0) as store_order_share,
-    coalesce(ch.desktop_share, 0) as desktop_share,
-    coalesce(ch.mobile_share, 0) as mobile_share,
-    coalesce(ch.tablet_share, 0) as tablet_share,
+    {% for channel in var('order_channels') -%}
+    coalesce(ch.{{ channel }}_order_share, 0) as {{ channel }}_order_share,
+    {% endfor -%}
+    {% for device in var('devices') -%}
+    coalesce(ch.{{ device }}_share, 0) as {{ device }}_share,
+    {% endfor -%}
     -- engagement
     cast(coalesce(e.emails_sent, 0) as integer) as emails_sent,
     coalesce(e.email_open_rate, 0) as email_open_rate,

@@ -1,14 +1,8 @@
 -- What cleaning did, rule by rule: rows removed (duplicates), quarantined (kept in
 -- staging with a dq_issue, excluded downstream), flagged or fixed. For every raw
 -- table, raw_rows = removed + kept rows of its staging model (tested).
-{%- set tables = [
-    ('customers', 'stg_shop__customers', 'customer_id'),
-    ('products', 'stg_shop__products', 'product_id'),
-    ('orders', 'stg_shop__orders', 'order_id'),
-    ('order_items', 'stg_shop__order_items', 'order_item_id'),
-    ('web_events', 'stg_web__events', 'event_id'),
-    ('marketing_touches', 'stg_marketing__touches', 'touch_id'),
-] %}
+{%- set tables = [] %}
+{%- for t in var('raw_tables') %}{% do tables.append((t.table, t.staging_model, t.key)) %}{% endfor %}
 
 with
 {% for raw_table, model, key in tables %}
@@ -45,13 +39,13 @@ rules as (
     union all
     select 'orders', 'null_channel', 'fixed', count(*) from {{ ref('stg_shop__orders') }} where channel = 'unknown'
     union all
-    select 'orders', 'test_account_order', 'excluded', count(*) from {{ ref('stg_shop__orders') }} where is_test_account and dq_issue is null
+    select 'orders', 'test_account_order', 'excluded', count(*) from {{ ref('int_orders__checked') }} where is_test_account and dq_issue is null
     union all
-    select 'orders', dq_issue, 'quarantined', count(*) from {{ ref('stg_shop__orders') }} where dq_issue is not null group by dq_issue
+    select 'orders', dq_issue, 'quarantined', count(*) from {{ ref('int_orders__checked') }} where dq_issue is not null group by dq_issue
     union all
-    select 'order_items', dq_issue, 'quarantined', count(*) from {{ ref('stg_shop__order_items') }} where dq_issue is not null group by dq_issue
+    select 'order_items', dq_issue, 'quarantined', count(*) from {{ ref('int_order_items__checked') }} where dq_issue is not null group by dq_issue
     union all
-    select 'order_items', 'refund_line', 'netted', count(*) from {{ ref('stg_shop__order_items') }} where line_type = 'refund' and dq_issue is null
+    select 'order_items', 'refund_line', 'netted', count(*) from {{ ref('int_order_items__checked') }} where line_type = 'refund' and dq_issue is null
     union all
     select 'products', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'products'), 'product_id', ['category']) }})
     union all
