@@ -14,20 +14,21 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score as ari
 
-from ml.segmentation import SegmentationConfig, segment_customers
-from orchestration.warehouse import query_df, warehouse_path
+from ml.segmentation import SegmentationConfig, fit_segments
+from orchestration.lib.settings import warehouse_path
+from orchestration.lib.warehouse import query_df
 
 
 def main() -> None:
     df = query_df("select f.*, p.macro_persona, p.micro_persona from marts.customer_features f "
                   "join eval.planted_personas p using (customer_id) order by customer_id")
     features = df.drop(columns=["macro_persona", "micro_persona"])
-    config = SegmentationConfig(bootstrap_rounds=3, sample_size=20_000)
+    config = SegmentationConfig()  # the defaults make run uses
     print(f"warehouse {warehouse_path()}: {len(df):,} customers, "
           f"{df['macro_persona'].nunique()} planted macro / {df['micro_persona'].nunique()} micro personas")
 
     t = time.perf_counter()
-    first = segment_customers(features, config)
+    first = fit_segments(features, config)
     fit_s = time.perf_counter() - t
     a = first.assignments
     macro_k, micro_k = len(first.macro_ids), a["segment_id"].nunique()
@@ -38,8 +39,8 @@ def main() -> None:
     naive_macro = KMeans(macro_k, n_init=8, random_state=42).fit_predict(numeric)
     naive_micro = KMeans(micro_k, n_init=8, random_state=42).fit_predict(numeric)
 
-    again = segment_customers(features, config).assignments
-    other = segment_customers(features, SegmentationConfig(bootstrap_rounds=3, sample_size=20_000, seed=7)).assignments
+    again = fit_segments(features, config).assignments
+    other = fit_segments(features, SegmentationConfig(seed=7)).assignments
     sizes = a["segment_id"].value_counts()
 
     rows = [

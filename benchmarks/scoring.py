@@ -15,9 +15,10 @@ from pathlib import Path
 
 import duckdb
 
-from ml.scoring import score_customers
+from ml.scoring import assign_segments
 from ml.scoring_sql import scoring_sql
-from orchestration.warehouse import query_df, warehouse_path
+from orchestration.lib.settings import warehouse_path
+from orchestration.lib.warehouse import query_df
 
 
 def rss_gb() -> float:
@@ -57,7 +58,7 @@ def main(n_customers: int) -> None:
         with duckdb.connect(str(path), read_only=True) as con:
             features = con.execute("select * from customer_features").df()
         read_s = time.perf_counter() - started
-        scores = score_customers(features, scaling, centroids)
+        scores = assign_segments(features, scaling, centroids)
         py_s = time.perf_counter() - started
         print(f"pandas + numpy   : {py_s:6.1f} s ({read_s:.1f} s of it reading), {len(scores):,} rows, "
               f"peak RSS {rss_gb():.2f} GB")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ml.features import CATEGORY_SHARES
+from ml.segmentation import UNSTABLE_BELOW
 
 TRAIT_FEATURES = [
     "age_years", "tenure_days", "recency_days", "order_count", "orders_per_month", "net_revenue",
@@ -172,7 +173,7 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
                 "offer_type": "discount-led" if discount_led else "full-price (early access, bundles)",
                 **kpi,
                 "stability": float(stability.get(sid, np.nan)),
-                "is_stable": bool(stability.get(sid, 0.0) >= 0.6),
+                "is_stable": bool(stability.get(sid, 0.0) >= UNSTABLE_BELOW),
                 # expected value of contacting the segment: its customers' value times how they respond
                 "_expected_value": value.sum() * max(kpi["conversion_rate"], 0.005),
             })

@@ -26,7 +26,7 @@ def _centroids(centroids: pd.DataFrame, level: str, parent: str | None, columns:
     return wide.index.to_numpy(dtype=object), wide[columns].to_numpy()
 
 
-def score_customers(features: pd.DataFrame, scaling: pd.DataFrame, centroids: pd.DataFrame) -> pd.DataFrame:
+def assign_segments(features: pd.DataFrame, scaling: pd.DataFrame, centroids: pd.DataFrame) -> pd.DataFrame:
     """customer_id, macro_segment_id, segment_id, macro_distance, distance for every row of ``features``."""
     if scaling.empty or centroids.empty:
         raise ValueError("no fitted model to score with: run the segmentation (segment_customers job) first")

@@ -2,7 +2,7 @@
 
 ``scoring_sql`` turns ``segments.model_scaling`` and ``segments.model_centroids``
 (one run's rows) into a SELECT over a feature relation that returns the same
-columns as ``ml.scoring.score_customers``: customer_id, macro_segment_id,
+columns as ``ml.scoring.assign_segments``: customer_id, macro_segment_id,
 segment_id, macro_distance, distance. Nothing leaves the warehouse, so scoring ten
 million customers needs no more memory in Python than scoring ten.
 

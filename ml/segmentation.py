@@ -39,9 +39,9 @@ class SegmentationConfig:
     min_segment_share: float = 0.005  # of all customers
     min_segment_size: int = 25  # absolute floor
     seed: int = 42
-    sample_size: int = 50_000  # fit on at most this many customers per level
+    sample_size: int = 20_000  # fit on at most this many customers per level
     silhouette_sample: int = 4_000
-    bootstrap_rounds: int = 5
+    bootstrap_rounds: int = 3
     macro_weights: dict = field(default_factory=lambda: dict(DEFAULT_MACRO_WEIGHTS))
     micro_weights: dict = field(default_factory=lambda: dict(DEFAULT_MICRO_WEIGHTS))
 
@@ -223,7 +223,7 @@ def _order_by_size(labels: np.ndarray, model: LevelModel) -> np.ndarray:
     return remap[labels]
 
 
-def segment_customers(features: pd.DataFrame, config: SegmentationConfig | None = None) -> SegmentationResult:
+def fit_segments(features: pd.DataFrame, config: SegmentationConfig | None = None) -> SegmentationResult:
     """Fit macro then micro segments on bounded samples and assign every customer."""
     config = config or SegmentationConfig()
     if "customer_id" not in features.columns:

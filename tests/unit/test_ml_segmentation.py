@@ -6,10 +6,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from ml.profiles import build_profiles, trait_table
-from ml.scoring import score_customers
+from ml.scoring import assign_segments
 from ml.scoring_sql import scoring_sql
-from ml.segmentation import SegmentationConfig, model_tables, segment_customers
-from tests.planted_frames import planted_features
+from ml.segmentation import SegmentationConfig, model_tables, fit_segments
+from tests.unit.planted_frames import planted_features
 
 FAST = dict(bootstrap_rounds=2, macro_k_min=2, macro_k_max=5, micro_k_min=1, micro_k_max=3, silhouette_sample=800)
 
@@ -21,7 +21,7 @@ def planted():
 
 @pytest.fixture(scope="module")
 def result(planted):
-    return segment_customers(planted.drop(columns=["macro_truth", "micro_truth"]), SegmentationConfig(**FAST))
+    return fit_segments(planted.drop(columns=["macro_truth", "micro_truth"]), SegmentationConfig(**FAST))
 
 
 def test_recovers_planted_macro_and_micro_groups(planted, result):
@@ -44,18 +44,18 @@ def test_every_candidate_k_is_scored_and_one_chosen_per_fit(result):
 def test_no_segment_below_the_minimum_size(planted):
     features = planted.drop(columns=["macro_truth", "micro_truth"])
     config = SegmentationConfig(**{**FAST, "micro_k_max": 6}, min_segment_share=0.1)
-    sizes = segment_customers(features, config).assignments["segment_id"].value_counts()
+    sizes = fit_segments(features, config).assignments["segment_id"].value_counts()
     assert sizes.min() >= config.min_size(len(features)) == 90
 
 
 def test_same_seed_gives_identical_segments(planted, result):
-    again = segment_customers(planted.drop(columns=["macro_truth", "micro_truth"]), SegmentationConfig(**FAST))
+    again = fit_segments(planted.drop(columns=["macro_truth", "micro_truth"]), SegmentationConfig(**FAST))
     pd.testing.assert_frame_equal(result.assignments, again.assignments)
 
 
 def test_fits_on_a_bounded_sample_and_still_assigns_everyone(planted):
     features = planted.drop(columns=["macro_truth", "micro_truth"])
-    small = segment_customers(features, SegmentationConfig(**FAST, sample_size=300))
+    small = fit_segments(features, SegmentationConfig(**FAST, sample_size=300))
     assert len(small.assignments) == len(features) and small.assignments["segment_id"].notna().all()
     a = small.assignments.merge(planted, on="customer_id")
     assert adjusted_rand_score(a["macro_truth"], a["macro_segment_id"]) > 0.9
@@ -65,11 +65,11 @@ def test_model_tables_score_customers_without_refitting(planted, result):
     """Replaying the persisted scaling and centroids reproduces every assignment."""
     scaling, centroids = model_tables(result)
     features = planted.drop(columns=["macro_truth", "micro_truth"])
-    scored = score_customers(features, scaling, centroids)
+    scored = assign_segments(features, scaling, centroids)
     pd.testing.assert_frame_equal(scored, result.assignments)
     # a new customer that looks like an existing one lands in that customer's segment
     twin = features.iloc[[0]].assign(customer_id=999_999)
-    assert score_customers(twin, scaling, centroids)["segment_id"].item() == result.assignments["segment_id"].iloc[0]
+    assert assign_segments(twin, scaling, centroids)["segment_id"].item() == result.assignments["segment_id"].iloc[0]
 
 
 def test_model_as_sql_scores_inside_duckdb_like_python(planted, result):
@@ -82,7 +82,7 @@ def test_model_as_sql_scores_inside_duckdb_like_python(planted, result):
         con.execute("create table customer_features as select * from features_frame")
         in_sql = con.execute(f"select * from ({scoring_sql(scaling, centroids, 'customer_features')}) "
                              "order by customer_id").df()
-    in_python = score_customers(features, scaling, centroids).sort_values("customer_id", ignore_index=True)
+    in_python = assign_segments(features, scaling, centroids).sort_values("customer_id", ignore_index=True)
     assert len(in_sql) == len(features)
     assert (in_sql["segment_id"] == in_python["segment_id"]).all()
     assert (in_sql["macro_segment_id"] == in_python["macro_segment_id"]).all()
@@ -109,6 +109,6 @@ def test_profiles_have_unique_names_budget_summing_to_one_and_kpis(planted, resu
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="missing columns"):
-        segment_customers(pd.DataFrame({"customer_id": [1, 2, 3]}))
+        fit_segments(pd.DataFrame({"customer_id": [1, 2, 3]}))
     with pytest.raises(ValueError, match="algorithm"):
         SegmentationConfig(algorithm="dbscan")
