@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export MICROSEG_WAREHOUSE ?= $(CURDIR)/data/warehouse.duckdb
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# The demo (a synthetic retailer loaded as the source "demo") is on unless MICROSEG_DEMO=0.
+export MICROSEG_DEMO ?= 1
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
@@ -39,16 +41,22 @@ $(MANIFEST): $(BIN)/python $(DBT_SOURCES)
 	cd dbt_project && ../$(BIN)/dbt parse --quiet
 	@touch $@
 
+# The project-local instance follows dagster.yaml; an instance of your own (DAGSTER_HOME set) is never overwritten.
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	@if [ "$(DAGSTER_HOME)" = "$(CURDIR)/.dagster_home" ] || [ ! -f $@ ]; then cp dagster.yaml $@; \
+	else echo "Keeping your $@; microseg's instance settings are in dagster.yaml"; fi
 
 setup: $(BIN)/python $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
+# One line per step on the terminal; the steps' full output (dbt's log) goes to RUN_LOG.
+RUN_LOG ?= $(CURDIR)/data/logs/make_run.log
 run: setup
-	$(BIN)/dagster job execute -m orchestration.definitions -j full_pipeline \
-		-c orchestration/make_run.yaml
-	$(BIN)/python -m orchestration.cli summary
+	@mkdir -p $(dir $(RUN_LOG))
+	@echo "Running full_pipeline (demo mode: $(MICROSEG_DEMO)); the steps' full output goes to $(RUN_LOG)"
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg launch --job full_pipeline --config orchestration/make_run.yaml \
+		> $(RUN_LOG) || { echo "full_pipeline failed: see the lines above and $(RUN_LOG)"; exit 1; }
+	@$(BIN)/python -m orchestration.cli summary
 
 test: setup
 	$(BIN)/pytest -m "not ui"
@@ -59,7 +67,7 @@ test-ui: setup
 	$(BIN)/pytest -m ui
 
 ui: setup
-	$(BIN)/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
+	$(BIN)/dg dev -h $(UI_HOST) -p $(UI_PORT)
 
 sql: setup
 	@test -f "$(MICROSEG_WAREHOUSE)" || { echo "No warehouse at $(MICROSEG_WAREHOUSE) yet: run 'make run' first."; exit 1; }

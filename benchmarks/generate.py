@@ -9,8 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ml.synthetic import GeneratorConfig, make_demo_data
-from orchestration.warehouse import replace_tables
+from orchestration.defs.demo.synthetic import GeneratorConfig, make_demo_data
+from orchestration.lib.warehouse import replace_tables
 
 
 def main(n: int) -> None:

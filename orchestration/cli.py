@@ -10,16 +10,9 @@ import sys
 
 import duckdb
 
-from orchestration.warehouse import connect, warehouse_path
-
-STAGING_OF = {
-    "customers": "stg_shop__customers",
-    "products": "stg_shop__products",
-    "orders": "stg_shop__orders",
-    "order_items": "stg_shop__order_items",
-    "web_events": "stg_web__events",
-    "marketing_touches": "stg_marketing__touches",
-}
+from orchestration.lib.dbt import raw_tables, staging_model_of
+from orchestration.lib.settings import warehouse_path
+from orchestration.lib.warehouse import connect
 
 TRY_SQL = [
     ("Customers by region and age band",
@@ -58,7 +51,8 @@ def summary() -> int:
             print(f"{path} has no marts.customer_features yet: the last run did not finish.", file=sys.stderr)
             return 1
         lines = ["", "microseg warehouse", "=" * 18, f"File: {path}", "", "Rows raw -> staging (duplicates removed):"]
-        for raw, stg in STAGING_OF.items():
+        for raw in raw_tables():
+            stg = staging_model_of(raw)
             (n_raw,) = con.execute(f"select count(*) from raw.{raw}").fetchone()
             (n_stg,) = con.execute(f"select count(*) from staging.{stg}").fetchone()
             lines.append(f"  raw.{raw:<18} {n_raw:>12,}  ->  staging.{stg:<24} {n_stg:>12,}")

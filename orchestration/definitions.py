@@ -1,27 +1,21 @@
-"""The microseg code location: loaded by `dagster dev` / `make ui` through workspace.yaml.
+"""The microseg code location (`dg dev`, `make ui`, workspace.yaml): every folder under defs/ is a domain.
 
 Importing this module opens no warehouse connection and runs no dbt command.
 """
 
+from pathlib import Path
+
 import dagster as dg
+from dagster_shared.record import copy
 
-from orchestration.assets.dbt_models import dbt_models, dbt_segment_models
-from orchestration.assets.raw_sources import demo_raw_exports
-from orchestration.assets.segmentation import customer_segmentation, planted_persona_recovery
-from orchestration.assets.scoring import customer_scores
-from orchestration.jobs import JOBS
-from orchestration.resources import build_resources
-from orchestration.schedules import SCHEDULES
-from orchestration.sensors import SENSORS
+from orchestration.lib.progress import progress_logger
 
-defs = dg.Definitions(
-    # code references: the UI links each Python asset to its source file (dbt models link via the translator)
-    assets=dg.with_source_code_references(
-        [demo_raw_exports, dbt_models, customer_segmentation, dbt_segment_models, customer_scores]
-    ),
-    asset_checks=[planted_persona_recovery],
-    jobs=JOBS,
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-    resources=build_resources(),
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    # the UI links each Python asset to its source file (dbt models link through the translator)
+    return dg.Definitions.merge(
+        copy(loaded, assets=dg.with_source_code_references(list(loaded.assets or []))),
+        dg.Definitions(loggers={"progress": progress_logger}),
+    )

@@ -1,7 +1,7 @@
 """Shared fixtures: one real materialisation of the whole pipeline into a temp warehouse.
 
-No mocks: the generator writes a real DuckDB file, dbt-duckdb builds it, Dagster
-materialises every asset. Small data keeps it to seconds.
+No mocks: the demo generator writes real export files, DuckDB loads them, dbt-duckdb
+builds the models, Dagster materialises every asset. Small data keeps it to seconds.
 """
 
 from __future__ import annotations
@@ -35,27 +35,37 @@ def dbt_manifest(tmp_path_factory) -> Path:
     return DBT_DIR / "target" / "manifest.json"
 
 
+def load_defs():
+    """The code location's Definitions, loaded as `dg dev` loads them (reads the demo switch now)."""
+    from orchestration.definitions import defs
+
+    return defs()
+
+
 @pytest.fixture(scope="session")
 def warehouse_env(tmp_path_factory):
-    """Point MICROSEG_WAREHOUSE at a fresh temp file for the session."""
+    """A fresh temp warehouse (landing and inbox beside it) in demo mode, for the session."""
     path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
-    old = os.environ.get("MICROSEG_WAREHOUSE")
-    os.environ["MICROSEG_WAREHOUSE"] = str(path)
+    saved = {k: os.environ.get(k) for k in ("MICROSEG_WAREHOUSE", "MICROSEG_DEMO", "MICROSEG_LANDING",
+                                            "MICROSEG_INBOX")}
+    os.environ.update({"MICROSEG_WAREHOUSE": str(path), "MICROSEG_DEMO": "1"})
+    os.environ.pop("MICROSEG_LANDING", None)
+    os.environ.pop("MICROSEG_INBOX", None)
     yield path
-    if old is None:
-        os.environ.pop("MICROSEG_WAREHOUSE", None)
-    else:
-        os.environ["MICROSEG_WAREHOUSE"] = old
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
-def pipeline_run_config(n_customers: int = SMALL_CUSTOMERS, seed: int = 42) -> dict:
+def pipeline_run_config(n_customers: int = SMALL_CUSTOMERS, seed: int = 42, segmentation: dict | None = None) -> dict:
     return {
         "ops": {
-            "demo_raw_exports": {"config": {"n_customers": n_customers, "seed": seed, "reference_date": AS_OF}},
-            "dbt_models": {"config": {"as_of_date": AS_OF}},
-            "customer_segmentation": {"config": FAST_SEGMENTATION},
-            "dbt_segment_models": {"config": {"as_of_date": AS_OF}},
-        }
+            "demo_exports": {"config": {"n_customers": n_customers, "seed": seed, "reference_date": AS_OF}},
+            "customer_segmentation": {"config": segmentation or FAST_SEGMENTATION},
+        },
+        "resources": {"analysis": {"config": {"as_of_date": AS_OF}}},
     }
 
 
@@ -64,21 +74,27 @@ def built_warehouse(warehouse_env, dbt_manifest):
     """Materialise every asset (the full_pipeline job) through Dagster; return (warehouse path, result)."""
     import dagster as dg
 
-    from orchestration.definitions import defs
-
-    result = defs.resolve_job_def("full_pipeline").execute_in_process(
+    result = load_defs().resolve_job_def("full_pipeline").execute_in_process(
         run_config=pipeline_run_config(), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
     )
     return warehouse_env, result
+
+
+def query(path: Path, sql: str, params: list | None = None):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, params or []).df()
 
 
 @pytest.fixture
 def sql(built_warehouse):
     """Run a query read-only against the built warehouse and return a DataFrame."""
     path, _ = built_warehouse
+    return lambda q, params=None: query(path, q, params)
 
-    def run(query: str, params: list | None = None):
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute(query, params or []).df()
 
-    return run
+@pytest.fixture(autouse=True)
+def _quiet_library_warnings():
+    """pytest resets warning filters for every test: apply the product's own list again."""
+    from orchestration.lib.warnings import quiet_library_warnings
+
+    quiet_library_warnings()

@@ -51,7 +51,8 @@ def ui(tmp_path_factory, warehouse):
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home),
            "MICROSEG_WAREHOUSE": str(warehouse),
-           "MICROSEG_INBOX": str(tmp_path_factory.mktemp("inbox")), "MICROSEG_DEMO_CUSTOMERS": "2000"}
+           "MICROSEG_INBOX": str(tmp_path_factory.mktemp("inbox")), "MICROSEG_DEMO_CUSTOMERS": "2000",
+           "MICROSEG_DEMO": "1"}
     log = open(home / "dagster_dev.log", "w")
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml",
                              "-h", "127.0.0.1", "-p", str(port)], cwd=ROOT, env=env, stdout=log,

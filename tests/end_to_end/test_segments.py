@@ -84,3 +84,31 @@ def test_traits_index_and_z_score(sql):
     assert (traits["index"] - traits["segment_value"] / traits["population_value"] * 100).abs().max() < 1e-6
     assert sql("select avg(net_revenue) from marts.customer_features").iloc[0, 0] == pytest.approx(
         traits["population_value"].iloc[0])
+
+
+def test_a_failed_blocking_check_is_reported_and_publishes_nothing(built_warehouse, tmp_path, monkeypatch):
+    import shutil
+
+    import dagster as dg
+
+    from tests.conftest import load_defs, query
+
+    path, _ = built_warehouse
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(path, copy)
+    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(copy))
+    before = query(copy, "select run_id, count(*) as n from segments.customer_segments group by 1")
+    impossible = {**FAST_SEGMENTATION, "min_segment_size": 10 * SMALL_CUSTOMERS}  # no segment can be this big
+    result = load_defs().resolve_job_def("segment_customers").execute_in_process(
+        run_config={"ops": {"customer_segmentation": {"config": impossible}}},
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    failed = checks["no_segment_below_minimum_size"]
+    assert not failed.passed and f"minimum of {10 * SMALL_CUSTOMERS:,} customers" in failed.description
+    assert checks["every_customer_assigned_once"].passed
+    assert not result.get_asset_materialization_events()
+    after = query(copy, "select run_id, count(*) as n from segments.customer_segments group by 1")
+    assert after.equals(before)
+    runs = query(copy, "select count(*) as n from segments.segmentation_runs")["n"].item()
+    assert runs == 1

@@ -37,3 +37,12 @@ def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, table: str,
 
 def markdown_table(df: pd.DataFrame, max_rows: int = 50) -> dg.MetadataValue:
     return dg.MetadataValue.md(df.head(max_rows).to_markdown(index=False))
+
+
+def frame_metadata(df: pd.DataFrame, table_name: str) -> dict[str, object]:
+    """The same standard keys as ``table_metadata``, from a frame just published (no query)."""
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(df)),
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(str(c), str(t)) for c, t in df.dtypes.items()]),
+        "dagster/table_name": table_name,
+    }

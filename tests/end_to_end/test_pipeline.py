@@ -101,9 +101,9 @@ def test_counts_reconcile_nothing_is_silently_dropped(sql):
         select
             (select count(*) from staging.stg_shop__orders) as staged,
             (select count(*) from intermediate.int_orders__valid) as trusted,
-            (select count(*) from staging.stg_shop__orders where dq_issue is not null) as quarantined,
-            (select count(*) from staging.stg_shop__orders where dq_issue is null and is_test_account) as test_orders,
-            (select count(*) from staging.stg_shop__orders where dq_issue is null and not is_test_account
+            (select count(*) from intermediate.int_orders__checked where dq_issue is not null) as quarantined,
+            (select count(*) from intermediate.int_orders__checked where dq_issue is null and is_test_account) as test_orders,
+            (select count(*) from intermediate.int_orders__checked where dq_issue is null and not is_test_account
                 and order_date <= date '{AS_OF}' - interval 730 day) as before_window
     """).iloc[0]
     assert counts.staged == counts.trusted + counts.quarantined + counts.test_orders + counts.before_window

@@ -11,9 +11,9 @@ import time
 import dagster as dg
 
 from ml.scoring_sql import scoring_sql, sql_string
-from orchestration.assets.metadata import markdown_table, table_metadata
-from orchestration.resources import OWNERS, WAREHOUSE_POOL, WarehouseResource
-from orchestration.warehouse import replace_tables_from_sql
+from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.metadata import markdown_table, table_metadata
+from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
 
 SCORES_KEY = dg.AssetKey(["segments", "customer_scores"])
 
@@ -53,7 +53,7 @@ def customer_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         from ({scored}) as s
         left join segments.customer_segments as fit on s.customer_id = fit.customer_id"""
     started = time.perf_counter()
-    counts = replace_tables_from_sql("segments", {"customer_scores": select}, path=warehouse.resolved_path())
+    counts = warehouse.replace_tables_from_sql("segments", {"customer_scores": select})
     seconds = time.perf_counter() - started
 
     with warehouse.connect(read_only=True) as con:

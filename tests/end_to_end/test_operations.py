@@ -3,11 +3,10 @@
 import shutil
 
 import dagster as dg
-import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, load_defs, query
 
 
 @pytest.fixture
@@ -22,22 +21,16 @@ def warehouse_copy(built_warehouse, tmp_path, monkeypatch):
 
 
 def _run(job_name: str, run_config: dict, instance=None):
-    from orchestration.definitions import defs
-
-    return defs.resolve_job_def(job_name).execute_in_process(
+    return load_defs().resolve_job_def(job_name).execute_in_process(
         run_config=run_config, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
-def _query(path, sql):
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).df()
-
-
-DBT_AS_OF = {"dbt_models": {"config": {"as_of_date": AS_OF}}}
+_query = query
+AS_OF_CONFIG = {"resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}
 
 
 def test_scoring_reproduces_the_fit_without_refitting(warehouse_copy):
-    result = _run("score_customers", {"ops": DBT_AS_OF})
+    result = _run("score_customers", AS_OF_CONFIG)
     assert result.success
     scores = _query(warehouse_copy, "select * from segments.customer_scores")
     fitted = _query(warehouse_copy, "select customer_id, segment_id from segments.customer_segments")
@@ -50,7 +43,7 @@ def test_scoring_reproduces_the_fit_without_refitting(warehouse_copy):
 
 
 def test_inbox_file_is_ingested_and_scored_exactly_once(warehouse_copy, tmp_path):
-    from orchestration.sensors import inbox_sensor
+    from orchestration.defs.ingest.sensors import inbox_sensor
 
     inbox = tmp_path / "inbox"
     twin = _query(warehouse_copy, "select * from raw.customers where customer_id = 100001 limit 1")
@@ -66,7 +59,7 @@ def test_inbox_file_is_ingested_and_scored_exactly_once(warehouse_copy, tmp_path
     requests = list(inbox_sensor(context))
     assert sorted(r.tags["microseg/raw_table"] for r in requests) == ["customers", "orders"]
     for request in sorted(requests, key=lambda r: r.tags["microseg/raw_table"]):
-        config = {"ops": {**request.run_config["ops"], **DBT_AS_OF}}
+        config = {**request.run_config, **AS_OF_CONFIG}
         assert _run("ingest_and_score", config, instance).success, request.tags
 
     scores = _query(warehouse_copy, "select * from segments.customer_scores where customer_id = 777001")
@@ -80,13 +73,13 @@ def test_inbox_file_is_ingested_and_scored_exactly_once(warehouse_copy, tmp_path
 
 
 def test_bad_inbox_file_is_reported_with_file_and_column_and_not_retried(warehouse_copy, tmp_path):
-    from orchestration.sensors import inbox_sensor
+    from orchestration.defs.ingest.sensors import inbox_sensor
 
     bad = tmp_path / "inbox" / "orders_broken.csv"
     pd.DataFrame({"order_id": [1], "customer_id": [100001]}).to_csv(bad, index=False)
     context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral())
     (request,) = list(inbox_sensor(context))
-    result = _run("ingest_and_score", {"ops": {**request.run_config["ops"], **DBT_AS_OF}})
+    result = _run("ingest_and_score", {**request.run_config, **AS_OF_CONFIG})
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.step_failure_data.error.message

@@ -1,19 +1,21 @@
-"""The near-real-time path: files dropped into the inbox are ingested and scored, once each."""
+"""The near-real-time path: files dropped into the inbox are appended and scored, once each."""
 
 import json
 
 import dagster as dg
 
-from orchestration.inbox import SUFFIXES, inbox_path, table_for_file
-from orchestration.jobs import ingest_and_score
+from orchestration.defs.automation import jobs
+from orchestration.lib.dbt import raw_tables
+from orchestration.lib.files import READERS, table_for_file
+from orchestration.lib.settings import inbox_path
 
 
 @dg.sensor(
-    job=ingest_and_score,
+    job=jobs.ingest_and_score,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Watches $MICROSEG_INBOX (default data/inbox) for CSV/Parquet exports named <table>[_anything]; "
-                "launches ingest_and_score once per new or changed file.",
+    description="Watches $MICROSEG_INBOX (default inbox/ beside the warehouse) for CSV/Parquet exports named "
+                "<table>[_anything]; launches ingest_and_score once per new or changed file.",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext):
     inbox = inbox_path()
@@ -21,6 +23,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"Inbox {inbox} does not exist; create it and drop files there.")
     # cursor: file name -> "size:mtime" of the version already handled (launched or reported as bad)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    tables = list(raw_tables())
     requests, bad = [], []
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
         stat = path.stat()
@@ -28,20 +31,17 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         if seen.get(path.name) == version:
             continue
         seen[path.name] = version
-        table = table_for_file(path)
+        table = table_for_file(path, tables)
         if table is None:
             bad.append(path.name)
-            context.log.warning(f"Inbox file {path.name} skipped: not {'/'.join(SUFFIXES)} named after a raw table.")
+            context.log.warning(f"Inbox file {path.name} skipped: not {'/'.join(READERS)} named after a raw table.")
             continue
         requests.append(dg.RunRequest(
             run_key=f"{path.name}:{version}",
-            run_config={"ops": {"demo_raw_exports": {"config": {"source": "files", "files": [str(path)]}}}},
+            run_config={"ops": {"raw_exports": {"config": {"files": [str(path)], "source": "inbox"}}}},
             tags={"microseg/inbox_file": path.name, "microseg/raw_table": table},
         ))
     context.update_cursor(json.dumps(seen, sort_keys=True))
     if requests:
         return requests
     return dg.SkipReason(f"No new files in {inbox}" + (f"; skipped unrecognised {bad}" if bad else "."))
-
-
-SENSORS = [inbox_sensor]

@@ -1,4 +1,4 @@
-"""The one place that knows where the warehouse is and how to write to it.
+"""The one place that knows how to read and write the warehouse.
 
 DuckDB allows a single writing process per file, and an open session blocks
 writers, so every helper here opens a connection, does its work and closes it.
@@ -8,7 +8,6 @@ new ones, never half of either.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -16,15 +15,7 @@ from typing import Iterator, Mapping
 import duckdb
 import pandas as pd
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-WAREHOUSE_ENV = "MICROSEG_WAREHOUSE"
-DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
-
-
-def warehouse_path() -> Path:
-    """Absolute warehouse path from ``MICROSEG_WAREHOUSE`` (relative paths are from the repo root)."""
-    path = Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+from orchestration.lib.settings import warehouse_path
 
 
 @contextmanager
@@ -40,7 +31,7 @@ def connect(read_only: bool = False, path: Path | None = None) -> Iterator[duckd
 
 
 @contextmanager
-def _transaction(schema: str, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(schema: str, path: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A writing connection inside one transaction on ``schema``: committed on success, rolled back on any error."""
     with connect(path=path) as con:
         con.execute(f"create schema if not exists {schema}")
@@ -73,7 +64,7 @@ def replace_tables_from_sql(schema: str, selects: Mapping[str, str], path: Path 
 
     Nothing passes through Python, so this scales with DuckDB, not with pandas. Returns row counts.
     """
-    with _transaction(schema, path) as con:
+    with transaction(schema, path) as con:
         for name, select in selects.items():
             con.execute(f"create or replace table {schema}.{name} as {select}")
         return {name: con.execute(f"select count(*) from {schema}.{name}").fetchone()[0] for name in selects}
@@ -91,7 +82,7 @@ def publish(schema: str, replace: Mapping[str, pd.DataFrame], append: Mapping[st
     Readers see the previous results or the new ones, never a mix: a failure anywhere
     rolls everything back.
     """
-    with _transaction(schema, path) as con:
+    with transaction(schema, path) as con:
         for name, df in replace.items():
             con.register("_incoming", df)
             con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from orchestration.jobs import score_customers, segment_customers
+from orchestration.defs.automation import jobs
 
 TIMEZONE = "Europe/London"
 
 daily_scoring = dg.ScheduleDefinition(
     name="daily_scoring",
-    job=score_customers,
+    job=jobs.score_customers,
     cron_schedule="0 6 * * *",
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
@@ -17,11 +17,9 @@ daily_scoring = dg.ScheduleDefinition(
 
 weekly_refit = dg.ScheduleDefinition(
     name="weekly_refit",
-    job=segment_customers,
+    job=jobs.segment_customers,
     cron_schedule="0 3 * * 1",
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Mondays at 03:00 London time: refit the segmentation and republish profiles.",
 )
-
-SCHEDULES = [daily_scoring, weekly_refit]

@@ -7,13 +7,11 @@ import sys
 
 import dagster as dg
 
-from tests.conftest import DBT_DIR, ROOT
+from tests.conftest import DBT_DIR, ROOT, load_defs
 
 
 def test_definitions_load_with_dbt_models_as_assets_and_tests_as_checks():
-    from orchestration.definitions import defs
-
-    graph = defs.resolve_asset_graph()
+    graph = load_defs().resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {"raw/customers", "raw/orders", "staging/stg_shop__orders", "marts/customer_features"} <= keys
     # dbt sources hang under the raw assets: staging depends on raw/<table>
@@ -28,7 +26,7 @@ def test_definitions_load_with_dbt_models_as_assets_and_tests_as_checks():
 def test_importing_definitions_opens_no_warehouse(tmp_path):
     target = tmp_path / "never" / "warehouse.duckdb"
     env = {**os.environ, "MICROSEG_WAREHOUSE": str(target)}
-    code = "import orchestration.definitions as d; d.defs.resolve_asset_graph()"
+    code = "import orchestration.definitions as d; d.defs().resolve_asset_graph()"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
     assert not target.exists() and not target.parent.exists()
 

@@ -1,0 +1,44 @@
+"""Jobs users launch from the UI or schedule."""
+
+import dagster as dg
+
+# modules, not their objects: an asset or job imported by name is loaded again from the importing file
+from orchestration.defs.scoring import assets as scoring
+from orchestration.defs.transform import assets as transform
+
+RAW = dg.AssetSelection.groups("raw")
+DEMO = dg.AssetSelection.groups("demo")  # empty unless demo mode is on
+FEATURES = dg.AssetSelection.assets(transform.dbt_features)
+SCORES = dg.AssetSelection.assets(scoring.customer_scores)
+SEGMENTATION = (dg.AssetSelection.groups("segmentation") - SCORES) | dg.AssetSelection.assets(transform.dbt_segment_marts)
+
+refresh_features = dg.define_asset_job(
+    "refresh_features",
+    selection=DEMO | RAW | FEATURES,
+    description="Exports -> raw tables -> dbt staging, intermediate and marts (customer_features, data_quality_report).",
+)
+
+segment_customers = dg.define_asset_job(
+    "segment_customers",
+    selection=SEGMENTATION,
+    description="Full refit: segmentation, profiles, the run ledger and the dbt marts over the results.",
+)
+
+score_customers = dg.define_asset_job(
+    "score_customers",
+    selection=FEATURES | SCORES,
+    description="Fast daily path: rebuild features from the raw tables and assign every customer to the current "
+                "model without refitting.",
+)
+
+full_pipeline = dg.define_asset_job(
+    "full_pipeline",
+    selection=dg.AssetSelection.all() - SCORES,
+    description="Everything: exports -> raw -> dbt features -> segmentation and profiles -> dbt segment marts.",
+)
+
+ingest_and_score = dg.define_asset_job(
+    "ingest_and_score",
+    selection=RAW | FEATURES | SCORES,
+    description="Launched by inbox_sensor: append dropped files to raw, rebuild features, score customers.",
+)

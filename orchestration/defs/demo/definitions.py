@@ -1,0 +1,109 @@
+"""The demo: a seeded synthetic retailer, loaded only in demo mode (``MICROSEG_DEMO=1``, as `make run` sets).
+
+The demo is one source among others: its asset writes the retailer's exports into the
+landing folder as the source "demo" (``<landing>/demo/<table>.parquet``), and the product's
+ingest loads them like any user's full export, replacing only the demo's own rows. The
+planted truth goes to ``eval.*`` for the recovery check. Nothing outside this folder
+imports it.
+"""
+
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+from pydantic import Field
+
+from orchestration.defs.demo.synthetic import GeneratorConfig, make_demo_data
+from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.metadata import markdown_table
+from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, demo_mode, landing_path
+
+DEMO_SOURCE = "demo"
+EXPORTS_KEY = dg.AssetKey(["demo", "synthetic_exports"])
+PLANTED_KEY = dg.AssetKey(["eval", "planted_personas"])
+FAULTS_KEY = dg.AssetKey(["eval", "planted_faults"])
+
+
+class DemoExportsConfig(dg.Config):
+    n_customers: int = Field(
+        default_factory=lambda: int(os.environ.get("MICROSEG_DEMO_CUSTOMERS", "20000")),
+        description="Customers to generate (default $MICROSEG_DEMO_CUSTOMERS or 20,000; 1,000,000 takes about a minute).",
+    )
+    seed: int = Field(default=42, description="Random seed: the same seed gives the same data.")
+    reference_date: str = Field(
+        default="", description="Export date (YYYY-MM-DD) the history ends on. Empty means today.")
+
+
+def _write_exports(raw: dict, folder: Path) -> dict[str, int]:
+    """One Parquet file per raw table, each written aside then renamed, so a reader never sees half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, df in raw.items():
+        partial = folder / f".{table}.parquet.partial"
+        df.to_parquet(partial, index=False)
+        partial.replace(folder / f"{table}.parquet")
+    return {table: len(df) for table, df in raw.items()}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(EXPORTS_KEY, group_name="demo", kinds={"python", "parquet"}, owners=OWNERS, skippable=True,
+                     description="A seeded synthetic retailer's exports (planted personas, documented faults), "
+                                 "written to <landing>/demo/ for the ingest to load as the source 'demo'."),
+        dg.AssetSpec(PLANTED_KEY, group_name="demo", kinds={"python", "duckdb"}, owners=OWNERS, skippable=True,
+                     description="True persona of every synthetic customer. For evaluation only; features never read it."),
+        dg.AssetSpec(FAULTS_KEY, group_name="demo", kinds={"python", "duckdb"}, owners=OWNERS, skippable=True,
+                     description="Each fault the generator planted in the exports, its rate, row count and handling."),
+    ],
+    can_subset=True,
+    pool=WAREHOUSE_POOL,
+)
+def demo_exports(context: dg.AssetExecutionContext, config: DemoExportsConfig, warehouse: WarehouseResource):
+    reference_date = config.reference_date or dt.date.today().isoformat()
+    raw, planted, faults = make_demo_data(
+        GeneratorConfig(n_customers=config.n_customers, seed=config.seed, reference_date=reference_date))
+    folder = landing_path() / DEMO_SOURCE
+    rows = _write_exports(raw, folder)
+    context.log.info(f"Generated {config.n_customers:,} customers (seed {config.seed}, export date {reference_date}) "
+                     f"into {folder}.")
+    warehouse.replace_tables("eval", {"planted_personas": planted, "planted_faults": faults})
+    selected = context.selected_asset_keys
+    if EXPORTS_KEY in selected:
+        yield dg.MaterializeResult(asset_key=EXPORTS_KEY, metadata={
+            "folder": str(folder), "rows": dg.MetadataValue.json(rows), "customers": config.n_customers,
+            "reference_date": reference_date})
+    if PLANTED_KEY in selected:
+        yield dg.MaterializeResult(asset_key=PLANTED_KEY, metadata={"dagster/row_count": len(planted)})
+    if FAULTS_KEY in selected:
+        yield dg.MaterializeResult(asset_key=FAULTS_KEY, metadata={
+            "dagster/row_count": len(faults),
+            "faults": markdown_table(faults[["fault", "raw_table", "planted_rate", "planted_rows", "handling"]])})
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["segments", "customer_segments"]),
+    additional_deps=[PLANTED_KEY],
+    description="Demo data only: adjusted Rand index of segments against the planted personas "
+                "(bar: macro >= 0.9, micro >= 0.8).",
+)
+def planted_persona_recovery(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from sklearn.metrics import adjusted_rand_score
+
+    df = warehouse.query_df("select s.macro_segment_id, s.segment_id, p.macro_persona, p.micro_persona "
+                            "from segments.customer_segments s join eval.planted_personas p using (customer_id)")
+    macro = adjusted_rand_score(df["macro_persona"], df["macro_segment_id"])
+    micro = adjusted_rand_score(df["micro_persona"], df["segment_id"])
+    return dg.AssetCheckResult(
+        passed=bool(macro >= 0.9 and micro >= 0.8), severity=dg.AssetCheckSeverity.WARN,
+        metadata={"macro_ari": float(np.round(macro, 4)), "micro_ari": float(np.round(micro, 4)),
+                  "customers": len(df)},
+    )
+
+
+@dg.definitions
+def demo() -> dg.Definitions:
+    if not demo_mode():
+        return dg.Definitions()
+    return dg.Definitions(assets=[demo_exports], asset_checks=[planted_persona_recovery])

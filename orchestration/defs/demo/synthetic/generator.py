@@ -1,0 +1,294 @@
+"""Clean synthetic retailer exports drawn from the planted personas.
+
+Every draw is vectorised over customers (then over orders, items, sessions and
+touches via ``np.repeat``), so a million customers take seconds, not minutes.
+The result is *clean*; ``faults.inject_faults`` then dirties it the way real
+exports are dirty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .personas import (
+    ACQUISITION_CHANNELS,
+    CATEGORIES,
+    CITIES,
+    DEVICES,
+    ORDER_CHANNELS,
+    PERSONAS,
+    REGIONS,
+    TOUCH_CHANNELS,
+)
+
+FIRST_NAMES = np.array(
+    "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara "
+    "Richard Susan Joseph Jessica Thomas Sarah Carlos Karen Wei Nancy Ahmed Lisa Daniel Betty "
+    "Matthew Sofia Anthony Priya Mark Sandra Kenji Ashley Luis Emily Omar Donna Ivan Michelle".split()
+)
+LAST_NAMES = np.array(
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
+    "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris "
+    "Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen".split()
+)
+EMAIL_DOMAINS = np.array(["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "proton.me"])
+SUBCATEGORIES_PER_CATEGORY = 4
+BRANDS_PER_CATEGORY = 6
+PRODUCTS_PER_CATEGORY = 120
+# Median product price per category, in USD; prices spread log-normally around it.
+CATEGORY_PRICE = {
+    "electronics": 180.0, "computing": 350.0, "apparel": 40.0, "footwear": 70.0, "beauty": 22.0,
+    "home": 60.0, "grocery": 8.0, "sports_outdoor": 55.0, "toys_kids": 25.0, "books_media": 15.0,
+}
+# How tightly a customer's category mix follows their persona (Dirichlet concentration), and the
+# affinity of every persona for categories it does not favour.
+CATEGORY_CONCENTRATION = 60.0
+OTHER_CATEGORY_AFFINITY = 0.05
+HISTORY_DAYS = 2 * 365  # orders are drawn from the last two years before the reference date
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    n_customers: int = 20_000
+    seed: int = 42
+    reference_date: str = "2026-06-30"  # the day the export was taken
+
+
+def _rng(config: GeneratorConfig) -> np.random.Generator:
+    return np.random.default_rng(config.seed)
+
+
+def _persona_params(field: str) -> np.ndarray:
+    return np.array([getattr(p, field) for p in PERSONAS], dtype=float)
+
+
+def _dirichlet_rows(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
+    """One Dirichlet draw per row, each row with its own concentration."""
+    g = rng.gamma(np.maximum(alpha, 1e-3))
+    return g / g.sum(axis=1, keepdims=True)
+
+
+def _categorical_draw(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """One categorical draw for each entry of ``rows`` from that row's probabilities.
+
+    The per-row CDFs are laid end to end (row r's CDF shifted by r), so all draws
+    are one ``searchsorted`` with no (draws x categories) temporary.
+    """
+    n_rows, k = probs.shape
+    rows = np.arange(n_rows) if rows is None else rows
+    cdf = np.cumsum(probs, axis=1)
+    cdf[:, -1] = 1.0
+    flat = (cdf + np.arange(n_rows)[:, None]).ravel()
+    pos = np.searchsorted(flat, rows + rng.random(len(rows)), side="right")
+    return np.minimum(pos - rows * k, k - 1)
+
+
+def _codes(categories, codes: np.ndarray) -> pd.Categorical:
+    """A code column as a categorical: far cheaper than materialising millions of strings."""
+    return pd.Categorical.from_codes(codes, categories=list(categories))
+
+
+def _beta_around(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
+    mean = np.clip(mean, 0.01, 0.99)
+    return rng.beta(mean * concentration, (1 - mean) * concentration)
+
+
+def generate_products(config: GeneratorConfig) -> pd.DataFrame:
+    rng = np.random.default_rng(config.seed + 1)
+    n = len(CATEGORIES) * PRODUCTS_PER_CATEGORY
+    category_idx = np.repeat(np.arange(len(CATEGORIES)), PRODUCTS_PER_CATEGORY)
+    median = np.array([CATEGORY_PRICE[c] for c in CATEGORIES])[category_idx]
+    price = np.round(median * np.exp(rng.normal(0, 0.7, n)), 2)
+    # Sorted by price within each category, so a price quantile maps to a product range.
+    order = np.lexsort((price, category_idx))
+    category_idx, price = category_idx[order], price[order]
+    sub = rng.integers(0, SUBCATEGORIES_PER_CATEGORY, n)
+    brand = rng.integers(0, BRANDS_PER_CATEGORY, n)
+    cats = np.array(CATEGORIES)[category_idx]
+    private_label = (brand == 0) & (price < median[order] * 1.2)
+    return pd.DataFrame({
+        "product_id": np.arange(1, n + 1, dtype=np.int64),
+        "product_name": [f"{c.replace('_', ' ').title()} item {i}" for i, c in enumerate(cats, 1)],
+        "category": cats,
+        "subcategory": np.char.add(np.char.add(cats, "_"), sub.astype(str)),
+        "brand": np.where(private_label, "Microseg Basics", np.char.add("Brand ", (category_idx * 10 + brand).astype(str))),
+        "price": price,
+        "is_private_label": private_label,
+    })
+
+
+def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
+    """Return clean tables keyed by raw table name, plus ``planted_personas``."""
+    rng = _rng(config)
+    n = config.n_customers
+    ref = np.datetime64(config.reference_date, "s")
+    day = np.timedelta64(86400, "s")
+
+    weights = _persona_params("weight")
+    persona = rng.choice(len(PERSONAS), size=n, p=weights / weights.sum())
+    P = {f: _persona_params(f)[persona] for f in (
+        "age_mean", "female_share", "home_region_share", "loyalty_share", "orders_per_year",
+        "recency_mean_days", "tenure_mean_days", "price_level", "items_per_order",
+        "discount_share", "discount_depth", "email_open", "email_click", "sms_click",
+        "push_open", "conversion", "sessions_per_month", "return_share", "touches_per_year",
+        )}
+
+    def matrix(getter) -> np.ndarray:
+        return np.array([getter(p) for p in PERSONAS], dtype=float)[persona]
+
+    # --- customers -------------------------------------------------------------------------
+    customer_id = np.arange(1, n + 1, dtype=np.int64) + 100_000
+    age = np.clip(rng.normal(P["age_mean"], 7.0), 18, 90)
+    birth = ref - (age * 365.25 * day).astype("timedelta64[s]")
+    gender = np.where(rng.random(n) < P["female_share"], 0, 1)
+    gender = _codes(("F", "M", "X"), np.where(rng.random(n) < 0.02, 2, gender))
+    home = np.array([REGIONS.index(p.home_region) for p in PERSONAS])[persona]
+    region_idx = np.where(rng.random(n) < P["home_region_share"], home, rng.integers(0, len(REGIONS), n))
+    city_idx = rng.integers(0, 3, n)
+    region = _codes(REGIONS, region_idx)
+    city = _codes([CITIES[r][i] for r in REGIONS for i in range(3)], region_idx * 3 + city_idx)
+    tenure_days = np.clip(rng.gamma(3.0, P["tenure_mean_days"] / 3.0), 14, 12 * 365)
+    signup = ref - (tenure_days * day).astype("timedelta64[s]")
+    acquisition = _codes(ACQUISITION_CHANNELS, _categorical_draw(rng, matrix(lambda p: p.acquisition)))
+    loyalty = rng.random(n) < P["loyalty_share"]
+    first = _codes(FIRST_NAMES, rng.integers(0, len(FIRST_NAMES), n))
+    last = _codes(LAST_NAMES, rng.integers(0, len(LAST_NAMES), n))
+    domain = _codes(EMAIL_DOMAINS, rng.integers(0, len(EMAIL_DOMAINS), n))
+    email = (pd.Series(first).str.lower() + "." + pd.Series(last).str.lower()
+             + pd.Series(customer_id).astype(str) + "@" + pd.Series(domain).astype(str))
+    customers = pd.DataFrame({
+        "customer_id": customer_id,
+        "first_name": first,
+        "last_name": last,
+        "email": email,
+        "birth_date": birth.astype("datetime64[D]"),
+        "gender": gender,
+        "country_code": _codes(("US",), np.zeros(n, dtype=int)),
+        "region": region,
+        "city": city,
+        "signup_date": signup.astype("datetime64[D]"),
+        "acquisition_channel": acquisition,
+        "is_loyalty_member": loyalty,
+    })
+
+    # --- per-customer behaviour, drawn around the persona means ------------------------------
+    active_days = np.minimum(tenure_days, HISTORY_DAYS)
+    rate = rng.gamma(2.0, P["orders_per_year"] / 2.0)  # long-tailed frequency
+    n_orders = 1 + rng.poisson(rate * active_days / 365.0)
+    recency = np.minimum(rng.exponential(P["recency_mean_days"]), active_days - 1)
+    price_q = _beta_around(rng, P["price_level"], 12.0)
+    discount_p = _beta_around(rng, P["discount_share"], 10.0)
+    return_p = _beta_around(rng, P["return_share"], 20.0)
+    cat_weights = np.full((len(PERSONAS), len(CATEGORIES)), OTHER_CATEGORY_AFFINITY)
+    for i, p in enumerate(PERSONAS):
+        for cat, w in p.categories.items():
+            cat_weights[i, CATEGORIES.index(cat)] = w
+    cat_probs = _dirichlet_rows(rng, (cat_weights / cat_weights.sum(1, keepdims=True))[persona] * CATEGORY_CONCENTRATION)
+    chan_probs = _dirichlet_rows(rng, matrix(lambda p: p.channels) * 20.0)
+    dev_probs = _dirichlet_rows(rng, matrix(lambda p: p.devices) * 20.0)
+
+    # --- orders ------------------------------------------------------------------------------
+    oc = np.repeat(np.arange(n), n_orders)  # customer index of each order
+    n_o = len(oc)
+    last_order_day = recency[oc]
+    span = np.maximum(active_days[oc] - last_order_day, 1.0)
+    # the newest order of each customer sits exactly at their recency; others spread over the span
+    first_of_customer = np.r_[True, oc[1:] != oc[:-1]]
+    days_ago = np.where(first_of_customer, last_order_day, last_order_day + rng.random(n_o) * span)
+    order_ts = ref - (days_ago * day).astype("timedelta64[s]") + (rng.integers(8 * 3600, 21 * 3600, n_o)).astype("timedelta64[s]")
+    order_channel_idx = _categorical_draw(rng, chan_probs, oc)
+    device_idx = _categorical_draw(rng, dev_probs, oc)
+    # app orders come from phones and tablets only
+    device_idx = np.where((order_channel_idx == 1) & (device_idx == 0), 1, device_idx)
+    discounted = rng.random(n_o) < discount_p[oc]
+    discount_pct = np.where(discounted, np.round(np.clip(rng.normal(P["discount_depth"][oc], 0.05), 0.05, 0.6), 2), 0.0)
+    u = rng.random(n_o)
+    status = _codes(("completed", "cancelled", "returned"), np.where(u < 0.02, 1, np.where(u < 0.02 + return_p[oc], 2, 0)))
+    order_id = np.arange(1, n_o + 1, dtype=np.int64) + 5_000_000
+    orders = pd.DataFrame({
+        "order_id": order_id,
+        "customer_id": customer_id[oc],
+        "order_ts": order_ts,
+        "channel": _codes(ORDER_CHANNELS, order_channel_idx),
+        "device": _codes(DEVICES, np.where(order_channel_idx == 2, -1, device_idx)),  # no device in store
+        "discount_pct": discount_pct,
+        "status": status,
+    })
+
+    # --- order items -------------------------------------------------------------------------
+    n_items = 1 + rng.poisson(np.maximum(P["items_per_order"][oc] - 1, 0.05))
+    io = np.repeat(np.arange(n_o), n_items)  # order index of each item
+    ic = oc[io]
+    cat = _categorical_draw(rng, cat_probs, ic)
+    q = np.clip(price_q[ic] + rng.normal(0, 0.12, len(io)), 0, 0.999)
+    product_idx = cat * PRODUCTS_PER_CATEGORY + (q * PRODUCTS_PER_CATEGORY).astype(int)
+    products = generate_products(config)
+    unit_price = products["price"].to_numpy()[product_idx]
+    quantity = 1 + rng.poisson(0.25, len(io))
+    items = pd.DataFrame({
+        "order_item_id": np.arange(1, len(io) + 1, dtype=np.int64) + 20_000_000,
+        "order_id": order_id[io],
+        "product_id": products["product_id"].to_numpy()[product_idx],
+        "line_type": _codes(("sale", "refund"), np.zeros(len(io), dtype=int)),
+        "quantity": quantity,
+        "unit_price": unit_price,
+    })
+
+    # --- web events: sessions, each a page view plus searches and add-to-carts ---------------
+    n_sessions = rng.poisson(rng.gamma(4.0, P["sessions_per_month"] / 4.0))  # the last 30 days
+    sc = np.repeat(np.arange(n), n_sessions)
+    n_s = len(sc)
+    session_ts = ref - (rng.random(n_s) * 30 * day).astype("timedelta64[s]")
+    session_device = _categorical_draw(rng, dev_probs, sc)
+    n_views = 1 + rng.poisson(1.0, n_s)
+    n_search = rng.binomial(1, 0.45, n_s)
+    n_cart = rng.binomial(1, np.clip(0.15 + 0.4 * (P["conversion"][sc]), 0, 1))
+    events_per_session = n_views + n_search + n_cart
+    es = np.repeat(np.arange(n_s), events_per_session)
+    within = np.arange(len(es)) - np.repeat(np.cumsum(events_per_session) - events_per_session, events_per_session)
+    kind = np.where(within < n_views[es], 0, np.where(within < n_views[es] + n_search[es], 1, 2))
+    web_events = pd.DataFrame({
+        "event_id": np.arange(1, len(es) + 1, dtype=np.int64),
+        "session_id": np.arange(1, n_s + 1, dtype=np.int64)[es] + 70_000_000,
+        "customer_id": customer_id[sc][es],
+        "event_ts": session_ts[es] + (within * 40).astype("timedelta64[s]"),
+        "event_type": _codes(("page_view", "search", "add_to_cart"), kind),
+        "device": _codes(DEVICES, session_device[es]),
+    })
+
+    # --- marketing touches -------------------------------------------------------------------
+    n_touch = rng.poisson(P["touches_per_year"] * np.minimum(active_days, 365) / 365.0)
+    tc = np.repeat(np.arange(n), n_touch)
+    t_chan = rng.choice(3, size=len(tc), p=[0.6, 0.2, 0.2])
+    open_rate = np.choose(t_chan, [P["email_open"][tc], np.full(len(tc), 0.9), P["push_open"][tc]])
+    click_rate = np.choose(t_chan, [P["email_click"][tc], P["sms_click"][tc], P["email_click"][tc] * 0.6])
+    opened = rng.random(len(tc)) < open_rate
+    clicked = opened & (rng.random(len(tc)) < click_rate)
+    converted = clicked & (rng.random(len(tc)) < P["conversion"][tc] * 2)
+    touches = pd.DataFrame({
+        "touch_id": np.arange(1, len(tc) + 1, dtype=np.int64),
+        "customer_id": customer_id[tc],
+        "channel": _codes(TOUCH_CHANNELS, t_chan),
+        "sent_at": ref - (rng.random(len(tc)) * 365 * day).astype("timedelta64[s]"),
+        "opened": opened,
+        "clicked": clicked,
+        "converted": converted,
+    })
+
+    planted = pd.DataFrame({
+        "customer_id": customer_id,
+        "macro_persona": pd.Categorical([p.macro for p in PERSONAS])[persona],
+        "micro_persona": _codes([f"{p.macro}/{p.micro}" for p in PERSONAS], persona),
+    })
+    return {
+        "customers": customers,
+        "products": products,
+        "orders": orders,
+        "order_items": items,
+        "web_events": web_events,
+        "marketing_touches": touches,
+        "planted_personas": planted,
+    }

@@ -1,0 +1,94 @@
+"""Raw exports in schema ``raw``: full exports from the landing folder, incremental files from the inbox.
+
+One asset per raw table, keyed like the dbt sources (``raw/<table>``) so the staging
+models hang under them in the asset graph. Which tables exist and what they hold is
+declared once, in the dbt sources file.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.dbt import raw_tables
+from orchestration.lib.files import APPEND, REPLACE, LoadedFile, landing_sources, load_files
+from orchestration.lib.metadata import markdown_table, table_metadata
+from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, demo_mode, landing_path
+
+# In demo mode the demo generator writes the "demo" source's exports into the landing folder first.
+DEMO_EXPORTS_KEY = dg.AssetKey(["demo", "synthetic_exports"])
+
+
+class IngestConfig(dg.Config):
+    files: list[str] = Field(
+        default=[],
+        description="Files to append, named <table>[_anything].csv|parquet (the inbox sensor fills this in). "
+                    "Empty: load every source folder of the landing folder as a full export.",
+    )
+    source: str = Field(default="inbox", description="Source name recorded on the rows of appended files.")
+
+
+def _raw_specs() -> list[dg.AssetSpec]:
+    deps = [DEMO_EXPORTS_KEY] if demo_mode() else []
+    return [
+        dg.AssetSpec(dg.AssetKey(["raw", table]), description=description, group_name="raw", deps=deps,
+                     kinds={"duckdb"}, owners=OWNERS, skippable=True)
+        for table, description in raw_tables().items()
+    ]
+
+
+def _log_loads(context: dg.AssetExecutionContext, loads: list[LoadedFile]) -> None:
+    for load in loads:
+        what = "unchanged, not reloaded" if load.skipped else f"{load.rows:,} rows ({load.mode})"
+        context.log.info(f"raw.{load.table} <- {load.source}/{load.file}: {what}")
+
+
+def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
+    """Load export files into the raw tables in one transaction: all of them or none."""
+    tables = list(raw_tables())
+    with warehouse.transaction("raw") as con:
+        try:
+            if config.files:
+                loads = load_files(con, [Path(f) for f in config.files], source=config.source, mode=APPEND,
+                                   tables=tables, run_id=context.run.run_id)
+            else:
+                loads = []
+                for source, files in landing_sources(landing_path()).items():
+                    loads += load_files(con, files, source=source, mode=REPLACE, tables=tables,
+                                        run_id=context.run.run_id)
+        except (ValueError, FileNotFoundError) as exc:
+            raise dg.Failure(str(exc), metadata={"files": dg.MetadataValue.json(config.files)}) from exc
+        existing = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+    _log_loads(context, loads)
+    missing = [t for t in tables if t not in existing]
+    if missing:
+        raise dg.Failure(f"No data yet for raw tables {missing}: put full exports in "
+                         f"{landing_path()}/<source>/<table>.csv|parquet, or drop files in the inbox.")
+
+    with warehouse.connect(read_only=True) as con:
+        for table in tables:
+            key = dg.AssetKey(["raw", table])
+            if key not in context.selected_asset_keys:
+                continue
+            mine = [load for load in loads if load.table == table]
+            by_source = con.execute(f"select _source as source, count(*) as rows from raw.{table} "
+                                    "group by all order by source").df()
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                **table_metadata(con, "raw", table),
+                "loaded_rows": sum(load.rows for load in mine),
+                "files": dg.MetadataValue.json([f"{load.source}/{load.file}" for load in mine if not load.skipped]),
+                "unchanged_files": dg.MetadataValue.json([f"{load.source}/{load.file}" for load in mine
+                                                          if load.skipped]),
+                "rows_by_source": markdown_table(by_source),
+            })
+
+
+@dg.definitions
+def ingest() -> dg.Definitions:
+    # built when the code location loads, so the demo switch is read then, not at import
+    raw_exports = dg.multi_asset(specs=_raw_specs(), can_subset=True, pool=WAREHOUSE_POOL,
+                                 name="raw_exports")(_load_raw_exports)
+    return dg.Definitions(assets=[raw_exports])

@@ -1,0 +1,80 @@
+"""Resources every domain shares: the warehouse file, the dbt CLI and the run's analysis settings."""
+
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from dagster_dbt import DbtCliResource
+from pydantic import Field, field_validator
+
+from orchestration.lib import warehouse
+from orchestration.lib.dbt import dbt_executable, dbt_project
+from orchestration.lib.settings import DBT_PROJECT_DIR, parse_as_of_date
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Connections are opened per call and closed straight after."""
+
+    path: str | None = Field(
+        default=None,
+        description="Warehouse file. Empty means $MICROSEG_WAREHOUSE, else data/warehouse.duckdb.",
+    )
+
+    def resolved_path(self) -> Path:
+        return Path(self.path).resolve() if self.path else warehouse.warehouse_path()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(read_only=read_only, path=self.resolved_path()) as con:
+            yield con
+
+    @contextmanager
+    def transaction(self, schema: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.transaction(schema, path=self.resolved_path()) as con:
+            yield con
+
+    def replace_tables(self, schema: str, tables: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+        return warehouse.replace_tables(schema, tables, path=self.resolved_path())
+
+    def replace_tables_from_sql(self, schema: str, selects: Mapping[str, str]) -> dict[str, int]:
+        return warehouse.replace_tables_from_sql(schema, selects, path=self.resolved_path())
+
+    def publish(self, schema: str, replace: Mapping[str, pd.DataFrame], append: Mapping[str, pd.DataFrame]) -> None:
+        warehouse.publish(schema, replace=replace, append=append, path=self.resolved_path())
+
+    def query_df(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        return warehouse.query_df(sql, params, path=self.resolved_path())
+
+
+class AnalysisSettings(dg.ConfigurableResource):
+    """Settings every step of a run shares; set them once in the launchpad under `resources.analysis`."""
+
+    as_of_date: str = Field(
+        default="",
+        description="Date (YYYY-MM-DD) the features are computed as of (recency, tenure, history window). "
+                    "Empty means today.",
+    )
+
+    @field_validator("as_of_date")
+    @classmethod
+    def _is_a_date(cls, value: str) -> str:
+        parse_as_of_date(value)  # raises with the value named
+        return value.strip()
+
+    def dbt_vars(self) -> dict[str, str]:
+        as_of = parse_as_of_date(self.as_of_date)
+        return {"as_of_date": as_of.isoformat()} if as_of else {}
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={
+        "warehouse": WarehouseResource(),
+        "analysis": AnalysisSettings(),
+        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
+                              dbt_executable=dbt_executable()),
+    })

@@ -1,0 +1,145 @@
+"""Segmentation: marts.customer_features -> segments.* tables, with a run ledger.
+
+The asset reads the feature mart, calls ``ml/`` to fit and profile, judges the
+blocking checks *before* publishing (a failed one is reported and publishes
+nothing), then replaces the result tables and appends the ledger and model rows
+in one transaction.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ml.profiles import build_profiles, trait_table
+from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.segmentation.config import SegmentationRunConfig
+from orchestration.defs.segmentation.run_record import (
+    BLOCKING_CHECKS,
+    code_version,
+    blocking_verdicts,
+    ledger_row,
+    new_run_id,
+    published_tables,
+)
+from orchestration.lib.charts import segments_chart
+from orchestration.lib.metadata import frame_metadata, markdown_table
+from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
+
+FEATURES_KEY = dg.AssetKey(["marts", "customer_features"])
+SEGMENT_TABLES = {
+    "customer_segments": "One row per customer: macro and micro segment, segment name, distance to its centroid, run_id.",
+    "segment_profiles": "One row per macro and micro segment: size, value, name, description, KPIs with targets, "
+                        "recommended channel/message/offer, budget share, stability, niche flag, run_id.",
+    "segment_traits": "Long form: segment x feature with segment mean, population mean, index and z-score, run_id.",
+    "segmentation_runs": "The run ledger: one row per segmentation run with its parameters, chosen k and every "
+                         "candidate's scores, input fingerprint, code version and the dbt run that built the features.",
+    "model_scaling": "Fitted feature scaling per level/parent and run_id: replay it to score new customers (also in SQL).",
+    "model_centroids": "Centroids per segment in the scaled feature space, per run_id: nearest centroid = segment.",
+}
+CHECK_DESCRIPTIONS = {
+    "every_customer_assigned_once": "Every customer in customer_features has exactly one segment.",
+    "no_segment_below_minimum_size": "No macro or micro segment is smaller than the configured minimum.",
+    "segment_names_unique": "Segment names are unique across both levels.",
+}
+
+
+def _features_lineage(context: dg.AssetExecutionContext) -> dict[str, str | None]:
+    """Which Dagster run (and dbt invocation) last built customer_features."""
+    event = context.instance.get_latest_materialization_event(FEATURES_KEY)
+    if event is None or event.asset_materialization is None:
+        return {"features_dagster_run_id": None, "dbt_invocation_id": None}
+    invocation = event.asset_materialization.metadata.get("invocation_id")
+    return {"features_dagster_run_id": event.run_id, "dbt_invocation_id": getattr(invocation, "value", None)}
+
+
+def _profile_metadata(profiles: pd.DataFrame, result: SegmentationResult, features: pd.DataFrame,
+                      seed: int) -> dict[str, object]:
+    """What the UI shows for segment_profiles: sizes, scores and a chart of a few thousand customers."""
+    candidates = result.candidates()
+    chosen_macro = candidates[candidates["chosen"] & (candidates["level"] == "macro")]
+    plotted = np.random.default_rng(seed).choice(len(features), size=min(len(features), 3000), replace=False)
+    sizes = profiles[["level", "segment_id", "segment_name", "customers", "share_of_customers", "share_of_revenue",
+                      "budget_share", "stability", "is_niche"]]
+    return {
+        "macro_segments": len(result.macro_ids),
+        "micro_segments": sum(len(v) for v in result.micro_ids.values()),
+        "segment_sizes": markdown_table(sizes.round(3), max_rows=200),
+        "chosen_macro_k_silhouette": float(chosen_macro["silhouette"].iloc[0]) if len(chosen_macro) else 0.0,
+        "mean_stability": float(profiles["stability"].mean()),
+        # transform only the plotted customers, not the whole base
+        "chart": segments_chart(profiles, result.macro.scaler.transform(features.iloc[plotted]),
+                                result.assignments["macro_segment_id"].to_numpy()[plotted], seed),
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(dg.AssetKey(["segments", t]), description=d, group_name="segmentation", deps=[FEATURES_KEY],
+                     kinds={"python", "scikitlearn", "duckdb"}, owners=OWNERS, skippable=True)
+        for t, d in SEGMENT_TABLES.items()
+    ],
+    check_specs=[
+        *[dg.AssetCheckSpec(name, asset=list(BLOCKING_CHECKS[name]), blocking=True, description=description)
+          for name, description in CHECK_DESCRIPTIONS.items()],
+        dg.AssetCheckSpec("segments_are_stable", asset=["segments", "segment_profiles"],
+                          description=f"Every segment's bootstrap Jaccard stability is at least {UNSTABLE_BELOW}."),
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def customer_segmentation(context: dg.AssetExecutionContext, config: SegmentationRunConfig,
+                          warehouse: WarehouseResource):
+    """Fit macro and nested micro segments, profile them, and publish the results with a run ledger."""
+    started = dt.datetime.now(dt.timezone.utc)
+    engine = config.to_engine()
+    features = warehouse.query_df("select * from marts.customer_features order by customer_id")
+    if features.empty:
+        raise dg.Failure("marts.customer_features is empty: nothing to segment. Materialise the dbt models first.")
+    context.log.info(f"Segmenting {len(features):,} customers with {engine.algorithm}, seed {engine.seed}.")
+
+    result = fit_segments(features, engine)
+    traits = trait_table(features, result.assignments)
+    profiles = build_profiles(features, result.assignments, result.stability(), traits, config.total_budget)
+
+    verdicts = blocking_verdicts(features, result.assignments, profiles, engine)
+    failed = sorted(name for name, verdict in verdicts.items() if not verdict.passed)
+    if failed:
+        # report every verdict, failed ones with their reason, then stop: nothing is published
+        for name, verdict in verdicts.items():
+            yield dg.AssetCheckResult(check_name=name, asset_key=list(BLOCKING_CHECKS[name]), passed=verdict.passed,
+                                      description=verdict.reason, metadata=verdict.metadata)
+        raise dg.Failure(f"Segmentation not published; failed checks: {failed}",
+                         metadata={name: dg.MetadataValue.text(verdicts[name].reason) for name in failed})
+
+    run_id = new_run_id(started)
+    ledger = ledger_row(run_id=run_id, dagster_run_id=context.run.run_id, started=started,
+                        finished=dt.datetime.now(dt.timezone.utc), parameters=config.model_dump(), result=result,
+                        features=features, features_lineage=_features_lineage(context), version=code_version())
+    replace, append = published_tables(run_id, result, profiles, traits, ledger)
+    warehouse.publish("segments", replace=replace, append=append)
+    context.log.info(f"Published run {run_id}: {len(result.macro_ids)} macro, "
+                     f"{ledger['micro_k'].item()} micro segments for {len(features):,} customers.")
+
+    extra = {
+        "segment_profiles": _profile_metadata(profiles, result, features, engine.seed),
+        "segmentation_runs": {"k_candidates": markdown_table(result.candidates().round(4), max_rows=100)},
+    }
+    for table, df in replace.items():
+        yield dg.MaterializeResult(asset_key=["segments", table], metadata={
+            **frame_metadata(df, f"segments.{table}"), "run_id": run_id, **extra.get(table, {})})
+    for table, df in append.items():  # history tables: this run's rows were appended
+        yield dg.MaterializeResult(asset_key=["segments", table], metadata={
+            "dagster/table_name": f"segments.{table}", "rows_appended": len(df), "run_id": run_id,
+            **extra.get(table, {})})
+    for name, verdict in verdicts.items():
+        yield dg.AssetCheckResult(check_name=name, asset_key=list(BLOCKING_CHECKS[name]), passed=True,
+                                  description=verdict.reason, metadata=verdict.metadata)
+    unstable = profiles.loc[~profiles["is_stable"], ["segment_id", "stability"]]
+    yield dg.AssetCheckResult(
+        check_name="segments_are_stable", asset_key=["segments", "segment_profiles"], passed=unstable.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unstable_segments": markdown_table(unstable.round(3)) if len(unstable) else "none",
+                  "min_stability": float(profiles["stability"].min())})

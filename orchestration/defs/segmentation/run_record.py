@@ -1,0 +1,126 @@
+"""Pure helpers of the segmentation asset, testable without Dagster or a warehouse:
+the blocking checks' verdicts, the run ledger row and the published tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+import uuid
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ml.segmentation import SegmentationConfig, SegmentationResult, model_tables
+from orchestration.lib.settings import PROJECT_ROOT
+
+# the blocking checks, in the order they are reported; a failure in any publishes nothing
+BLOCKING_CHECKS = {
+    "every_customer_assigned_once": ("segments", "customer_segments"),
+    "no_segment_below_minimum_size": ("segments", "segment_profiles"),
+    "segment_names_unique": ("segments", "segment_profiles"),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    reason: str
+    metadata: dict
+
+
+def new_run_id(started: dt.datetime) -> str:
+    return f"seg-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def blocking_verdicts(features: pd.DataFrame, assignments: pd.DataFrame, profiles: pd.DataFrame,
+                      config: SegmentationConfig) -> dict[str, Verdict]:
+    """Every blocking check's verdict, with the reason a user reads when it fails."""
+    counts = assignments["customer_id"].value_counts()
+    repeated, unassigned = int((counts != 1).sum()), int(assignments["segment_id"].isna().sum())
+    once = len(assignments) == len(features) and repeated == 0 and unassigned == 0
+    min_size = config.min_size(len(features))
+    small = profiles.loc[profiles["customers"] < min_size, ["segment_id", "customers"]]
+    duplicated = profiles.loc[profiles["segment_name"].duplicated(), "segment_name"].tolist()
+    return {
+        "every_customer_assigned_once": Verdict(
+            once,
+            "every customer has exactly one segment" if once else
+            f"{len(features):,} customers in, {len(assignments):,} assignment rows, {repeated} customers assigned "
+            f"more than once, {unassigned} unassigned",
+            {"customers": len(features), "assignment_rows": len(assignments)}),
+        "no_segment_below_minimum_size": Verdict(
+            small.empty,
+            f"smallest segment has {int(profiles['customers'].min()):,} customers (minimum {min_size:,})" if small.empty
+            else f"segments under the minimum of {min_size:,} customers: {small.to_dict('records')}",
+            {"minimum": min_size, "smallest": int(profiles["customers"].min())}),
+        "segment_names_unique": Verdict(
+            not duplicated,
+            f"{len(profiles)} names, all unique" if not duplicated else f"duplicated names: {duplicated}",
+            {"segments": len(profiles)}),
+    }
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def fingerprint(features: pd.DataFrame) -> str:
+    """A hash of the input rows, independent of their order."""
+    ordered = features.sort_values("customer_id").reset_index(drop=True)
+    return hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes()).hexdigest()[:16]
+
+
+def ledger_row(*, run_id: str, dagster_run_id: str, started: dt.datetime, finished: dt.datetime,
+               parameters: dict, result: SegmentationResult, features: pd.DataFrame,
+               features_lineage: dict[str, str | None], version: str) -> pd.DataFrame:
+    """One row of segments.segmentation_runs: what ran, with which parameters, on which input."""
+    return pd.DataFrame([{
+        "run_id": run_id,
+        "dagster_run_id": dagster_run_id,
+        "started_at": started,
+        "finished_at": finished,
+        "algorithm": parameters["algorithm"],
+        "macro_k": len(result.macro_ids),
+        "micro_k": sum(len(v) for v in result.micro_ids.values()),
+        "micro_k_by_macro": json.dumps({p: len(v) for p, v in result.micro_ids.items()}),
+        "k_candidates": result.candidates().to_json(orient="records"),
+        "parameters": json.dumps(parameters, sort_keys=True),
+        "feature_columns": json.dumps(sorted({c for model in (result.macro, *result.micro.values())
+                                               for c in model.scaler.params["source_column"]})),
+        "input_rows": len(features),
+        "input_fingerprint": fingerprint(features),
+        "features_as_of": str(features["as_of_date"].iloc[0]) if "as_of_date" in features else None,
+        "code_version": version,
+        "features_dagster_run_id": features_lineage.get("features_dagster_run_id"),
+        "dbt_invocation_id": features_lineage.get("dbt_invocation_id"),
+    }])
+
+
+def published_tables(run_id: str, result: SegmentationResult, profiles: pd.DataFrame, traits: pd.DataFrame,
+                     ledger: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """(tables replaced, tables appended) in segments.*, every row tagged with the run id.
+
+    The ledger row is appended with the model, so a run is in the ledger exactly when its results are published.
+    """
+    names = profiles.set_index("segment_id")["segment_name"]
+    assignments = result.assignments.assign(segment_name=result.assignments["segment_id"].map(names), run_id=run_id)
+    scaling, centroids = model_tables(result)
+    replace = {
+        "customer_segments": assignments[["customer_id", "macro_segment_id", "segment_id", "segment_name",
+                                          "macro_distance", "distance", "run_id"]],
+        "segment_profiles": profiles.assign(run_id=run_id),
+        "segment_traits": traits.assign(run_id=run_id),
+    }
+    append = {
+        "segmentation_runs": ledger,
+        "model_scaling": scaling.assign(run_id=run_id),
+        "model_centroids": centroids.assign(run_id=run_id),
+    }
+    return replace, append

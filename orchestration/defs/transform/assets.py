@@ -1,0 +1,96 @@
+"""Every dbt model as a Dagster asset; dbt tests as asset checks.
+
+Two dbt assets, because the Python segmentation sits between them: ``dbt_features``
+(raw exports -> staging -> intermediate -> the feature marts) and ``dbt_segment_marts``
+(the marts over the segmentation's tables, dbt folder ``marts/segments``).
+
+Row counts, column types and column lineage are read once dbt has exited: while dbt
+runs it holds DuckDB's single write lock, so querying alongside it (as dagster-dbt's
+``fetch_row_counts`` and ``fetch_column_metadata`` do) is refused.
+"""
+
+
+import json
+import os
+from typing import Iterator
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from orchestration.defs.resources import AnalysisSettings, WarehouseResource
+from orchestration.defs.transform.translator import translator
+from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
+from orchestration.lib.dbt import dbt_project
+from orchestration.lib.metadata import table_metadata
+from orchestration.lib.settings import WAREHOUSE_ENV, WAREHOUSE_POOL
+
+SEGMENT_MARTS = "marts.segments"  # dbt selector (fqn) of the models over the segmentation's tables
+
+if not dbt_project.manifest_path.exists():
+    raise FileNotFoundError(
+        f"dbt manifest not found at {dbt_project.manifest_path}. Run `make setup` (it runs `dbt parse`)."
+    )
+
+
+def dbt_build_args(dbt_vars: dict[str, str]) -> list[str]:
+    """The dbt command line: `build`, with the run's vars when there are any."""
+    return ["build", *(["--vars", json.dumps(dbt_vars, sort_keys=True)] if dbt_vars else [])]
+
+
+def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionContext,
+                         warehouse: WarehouseResource) -> Iterator:
+    """Row counts, column schema and column lineage for every model dbt built."""
+    with warehouse.connect(read_only=True) as con:
+        types, manifest = column_types(con), runtime_manifest(invocation)
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                if len(key.path) == 2:
+                    unique_id = event.metadata["unique_id"].value
+                    event = event.with_metadata({
+                        **event.metadata,
+                        **table_metadata(con, *key.path, column_types=types.get(tuple(key.path))),
+                        **column_lineage_metadata(unique_id, manifest, invocation.target_path, types, translator,
+                                                  dbt_project),
+                    })
+            yield event
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+           analysis: AnalysisSettings) -> Iterator:
+    # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
+    os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
+    invocation = dbt.cli(dbt_build_args(analysis.dbt_vars()), context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    yield from _with_table_metadata(events, invocation, context, warehouse)
+    if not invocation.is_successful():
+        raise dg.Failure(
+            description="dbt build failed (see the dbt log above); models downstream of the failure were skipped "
+            "and keep their previous contents.",
+        )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude=SEGMENT_MARTS,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                 analysis: AnalysisSettings):
+    """dbt build: staging cleans raw exports, intermediate builds per-customer blocks, marts publish features."""
+    yield from _build(context, dbt, warehouse, analysis)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=SEGMENT_MARTS,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_segment_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                      analysis: AnalysisSettings):
+    """dbt models over the Python segmentation results (the campaign table, segment KPIs)."""
+    yield from _build(context, dbt, warehouse, analysis)

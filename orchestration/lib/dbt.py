@@ -1,0 +1,51 @@
+"""The dbt project as Dagster and the CLI see it: its location and what its manifest declares.
+
+The manifest is prepared by the set-up step (`make setup` runs `dbt parse`), never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.lib.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+RAW_SOURCE = "raw"  # the dbt source whose tables the ingest assets load
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter (the project's venv), even when the venv is not activated."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+@cache
+def manifest() -> dict:
+    path = dbt_project.manifest_path
+    if not path.exists():
+        raise FileNotFoundError(f"dbt manifest not found at {path}. Run `make setup` (it runs `dbt parse`).")
+    return json.loads(path.read_text())
+
+
+def raw_tables() -> dict[str, str]:
+    """The raw tables users' exports feed, with their descriptions: the dbt sources file is their one home."""
+    sources = [s for s in manifest()["sources"].values() if s["source_name"] == RAW_SOURCE]
+    return {s["name"]: s["description"] for s in sorted(sources, key=lambda s: s["name"])}
+
+
+def staging_model_of(table: str) -> str | None:
+    """The staging model that reads ``raw.<table>`` (one staging model per source table)."""
+    source_id = next(uid for uid, s in manifest()["sources"].items()
+                     if s["source_name"] == RAW_SOURCE and s["name"] == table)
+    for node in manifest()["nodes"].values():
+        if node["resource_type"] == "model" and source_id in node["depends_on"]["nodes"] \
+                and node["name"].startswith("stg_"):
+            return node["name"]
+    return None

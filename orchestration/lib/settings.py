@@ -1,0 +1,66 @@
+"""One home for the settings every room shares: where things live, the demo switch, the writer pool.
+
+Every path comes from an environment variable with a default beside the warehouse
+file, so dbt, Dagster, the CLI and the tests agree without passing paths around.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+WAREHOUSE_ENV = "MICROSEG_WAREHOUSE"  # the DuckDB file; dbt's profiles.yml reads the same variable
+LANDING_ENV = "MICROSEG_LANDING"  # full exports, one folder per source: <landing>/<source>/<table>.csv|parquet
+INBOX_ENV = "MICROSEG_INBOX"  # incremental files the inbox sensor appends: <table>[_anything].csv|parquet
+DEMO_ENV = "MICROSEG_DEMO"  # "1" loads the demo generator and its checks (make run turns it on)
+
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+
+# DuckDB allows one writing process per file: every asset that writes the warehouse runs in
+# this pool, and dagster.yaml gives pools one slot, so writers queue instead of colliding.
+WAREHOUSE_POOL = "duckdb_warehouse"
+OWNERS = ["team:marketing-analytics"]
+
+
+def _from_root(path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def warehouse_path() -> Path:
+    """Absolute warehouse path from ``MICROSEG_WAREHOUSE`` (relative paths are from the repo root)."""
+    return _from_root(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+
+
+def landing_path() -> Path:
+    """Folder of full exports: ``MICROSEG_LANDING``, else ``landing/`` beside the warehouse."""
+    value = os.environ.get(LANDING_ENV)
+    return _from_root(value) if value else warehouse_path().parent / "landing"
+
+
+def inbox_path() -> Path:
+    """Folder the inbox sensor watches: ``MICROSEG_INBOX``, else ``inbox/`` beside the warehouse."""
+    value = os.environ.get(INBOX_ENV)
+    return _from_root(value) if value else warehouse_path().parent / "inbox"
+
+
+def demo_mode() -> bool:
+    """True when ``MICROSEG_DEMO`` is set to 1/true/yes: the demo generator's assets and checks load."""
+    return os.environ.get(DEMO_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parse_as_of_date(value: str | None) -> dt.date | None:
+    """A run's as-of date as a real date (None for 'not set'); anything else is refused with the value named.
+
+    Dates reach SQL only after this, so a crafted string can never change a query.
+    """
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"as_of_date must be a date written YYYY-MM-DD, not {value!r}") from None

@@ -1,0 +1,71 @@
+"""Loading export files into raw: name matching, append once, full exports replace only their source's rows."""
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.lib.files import APPEND, REPLACE, landing_sources, load_files, table_for_file
+
+TABLES = ["customers", "orders", "order_items"]
+
+
+def test_file_names_map_to_raw_tables():
+    assert table_for_file(Path("orders_2026-11-22.csv"), TABLES) == "orders"
+    assert table_for_file(Path("order_items_2026.parquet"), TABLES) == "order_items"  # not taken for orders
+    assert table_for_file(Path("Customers.CSV"), TABLES) == "customers"
+    assert table_for_file(Path("notes.txt"), TABLES) is None
+    assert table_for_file(Path("ordersheet.csv"), TABLES) is None
+
+
+def test_landing_folders_are_sources(tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "orders.csv").write_text("order_id\n1\n")
+    (tmp_path / "shop" / "readme.md").write_text("ignored")
+    (tmp_path / ".hidden").mkdir()
+    assert landing_sources(tmp_path) == {"shop": [tmp_path / "shop" / "orders.csv"]}
+    assert landing_sources(tmp_path / "missing") == {}
+
+
+def _write(path: Path, ids: list[int], name: str = "x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"customer_id": ids, "first_name": [name] * len(ids)}).to_csv(path, index=False)
+    return path
+
+
+def test_an_appended_file_is_loaded_once(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    f = _write(tmp_path / "inbox" / "customers_1.csv", [1, 2])
+    first = load_files(con, [f], source="inbox", mode=APPEND, tables=TABLES)
+    again = load_files(con, [f], source="inbox", mode=APPEND, tables=TABLES)
+    assert [(r.rows, r.skipped) for r in first] == [(2, False)]
+    assert [(r.rows, r.skipped) for r in again] == [(0, True)]
+    assert con.execute("select count(*) from raw.customers").fetchone()[0] == 2
+    assert con.execute("select distinct _source, _file from raw.customers").fetchall() == [("inbox", "customers_1.csv")]
+
+
+def test_a_full_export_replaces_only_its_own_sources_rows(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load_files(con, [_write(tmp_path / "shop" / "customers.csv", [1, 2, 3], "shop")], source="shop", mode=REPLACE,
+               tables=TABLES)
+    load_files(con, [_write(tmp_path / "demo" / "customers.csv", [7, 8], "demo")], source="demo", mode=REPLACE,
+               tables=TABLES)
+    load_files(con, [_write(tmp_path / "demo" / "customers.csv", [9], "demo")], source="demo", mode=REPLACE,
+               tables=TABLES)
+    rows = con.execute("select _source, customer_id from raw.customers order by all").fetchall()
+    assert rows == [("demo", 9), ("shop", 1), ("shop", 2), ("shop", 3)]
+    # the same export again is recognised by its content and not reloaded
+    (again,) = load_files(con, [tmp_path / "demo" / "customers.csv"], source="demo", mode=REPLACE, tables=TABLES)
+    assert again.skipped
+
+
+def test_a_file_missing_columns_is_refused_naming_file_and_columns(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load_files(con, [_write(tmp_path / "customers.csv", [1])], source="shop", mode=APPEND, tables=TABLES)
+    bad = tmp_path / "customers_bad.csv"
+    pd.DataFrame({"customer_id": [5]}).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match=r"customers_bad\.csv: missing columns \['first_name'\]"):
+        load_files(con, [bad], source="shop", mode=APPEND, tables=TABLES)
+    with pytest.raises(ValueError, match="no raw table matches"):
+        load_files(con, [_write(tmp_path / "refunds.csv", [1])], source="shop", mode=APPEND, tables=TABLES)

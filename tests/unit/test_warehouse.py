@@ -1,0 +1,21 @@
+"""Publishing is all or nothing: readers see the previous tables or the new ones, never a mix."""
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.lib.warehouse import publish
+
+
+def test_publish_rolls_back_everything_when_one_table_fails(tmp_path):
+    path = tmp_path / "w.duckdb"
+    publish("segments", replace={"profiles": pd.DataFrame({"segment_id": ["M1"], "customers": [10]})},
+            append={"runs": pd.DataFrame({"run_id": ["r1"]})}, path=path)
+    with pytest.raises(duckdb.Error):
+        publish("segments",
+                replace={"profiles": pd.DataFrame({"segment_id": ["M1", "M2"], "customers": [5, 5]})},
+                # a column the ledger does not have: the append fails after the replace ran
+                append={"runs": pd.DataFrame({"run_id": ["r2"], "unexpected": [1]})}, path=path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select segment_id, customers from segments.profiles").fetchall() == [("M1", 10)]
+        assert con.execute("select run_id from segments.runs").fetchall() == [("r1",)]
