@@ -5,6 +5,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `make run SOURCES=my_sources.yml`: the same pipeline on your own exports (the demo off), in a warehouse
+# of its own (data/own/), so the demo's tables and yours never mix.
+ifdef SOURCES
+export MICROSEG_SOURCES := $(abspath $(SOURCES))
+export MICROSEG_DEMO ?= 0
+export MICROSEG_WAREHOUSE ?= $(CURDIR)/data/own/warehouse.duckdb
+endif
 export MICROSEG_WAREHOUSE ?= $(CURDIR)/data/warehouse.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # The demo (a synthetic retailer loaded as the source "demo") is on unless MICROSEG_DEMO=0.
@@ -20,6 +27,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/te
 
 help:
 	@echo "make run    generate demo data and materialise every asset through Dagster"
+	@echo "make run SOURCES=my_sources.yml   the same on your own exports (see README: your own data)"
 	@echo "make test   run the test suite"
 	@echo "make ui     Dagster UI (and daemon) on http://$(UI_HOST):$(UI_PORT)"
 	@echo "make sql    read-only SQL shell on the warehouse"
@@ -50,7 +58,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 setup: $(BIN)/python $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
 # One line per step on the terminal; the steps' full output (dbt's log) goes to RUN_LOG.
-RUN_LOG ?= $(CURDIR)/data/logs/make_run.log
+RUN_LOG ?= $(dir $(MICROSEG_WAREHOUSE))logs/make_run.log
 run: setup
 	@mkdir -p $(dir $(RUN_LOG))
 	@echo "Running full_pipeline (demo mode: $(MICROSEG_DEMO)); the steps' full output goes to $(RUN_LOG)"

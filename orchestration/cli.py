@@ -57,7 +57,17 @@ def summary() -> int:
             (n_stg,) = con.execute(f"select count(*) from staging.{stg}").fetchone()
             lines.append(f"  raw.{raw:<18} {n_raw:>12,}  ->  staging.{stg:<24} {n_stg:>12,}")
         (n_feat,) = con.execute("select count(*) from marts.customer_features").fetchone()
-        lines += [f"  marts.customer_features: {n_feat:,} customers", "", "Cleaning rules (marts.data_quality_report):"]
+        (n_cust, n_test) = con.execute("select count(*), count(*) filter (where is_test_account) "
+                                       "from staging.stg_shop__customers").fetchone()
+        lines += [f"  customers {n_cust:,} = {n_feat:,} with features (marts.customer_features) "
+                  f"+ {n_test:,} excluded as test accounts"]
+        if _table_exists(con, "raw", "_loads"):
+            files, read, loaded, quarantined = con.execute(
+                "select count(*), sum(coalesce(rows_read, rows)), sum(rows), sum(coalesce(rows_quarantined, 0)) "
+                "from raw._loads").fetchone()
+            lines.append(f"  {files} file loads (raw._loads): {read or 0:,} rows read = {loaded or 0:,} loaded "
+                         f"+ {quarantined or 0:,} quarantined (raw._quarantine)")
+        lines += ["", "Cleaning rules (marts.data_quality_report):"]
         dq = con.execute(
             "select raw_table, rule, action, affected_rows from marts.data_quality_report "
             "order by raw_table, action, rule"

@@ -83,11 +83,21 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         "order by ordinal_position", [table]).fetchall()]
 
 
+LEDGER_COLUMNS = {"source": "varchar", "raw_table": "varchar", "file": "varchar", "sha256": "varchar",
+                  "rows": "bigint", "mode": "varchar", "loaded_at": "timestamp", "dagster_run_id": "varchar",
+                  "entity": "varchar", "rows_read": "bigint", "rows_quarantined": "bigint"}
+
+
 def _ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    """raw._loads: one row per file loaded (rows = rows loaded; read = loaded + quarantined)."""
     con.execute("create schema if not exists raw")
-    con.execute(f"""create table if not exists {LEDGER} (
-        source varchar, raw_table varchar, file varchar, sha256 varchar, rows bigint, mode varchar,
-        loaded_at timestamp, dagster_run_id varchar)""")
+    con.execute(f"create table if not exists {LEDGER} "
+                f"({', '.join(f'{c} {t}' for c, t in LEDGER_COLUMNS.items())})")
+    existing = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                          "where table_schema = 'raw' and table_name = '_loads'").fetchall()}
+    for column, sql_type in LEDGER_COLUMNS.items():
+        if column not in existing:
+            con.execute(f"alter table {LEDGER} add column {column} {sql_type}")
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, source: str, table: str, sha: str) -> bool:
@@ -178,7 +188,8 @@ def load_files(con: duckdb.DuckDBPyConnection, files: list[Path], *, source: str
             results += [LoadedFile(source, table, p.name, hashes[p], 0, mode, True) for p in paths if p not in todo]
         for path in todo:
             rows = _insert(con, table, [path], source, loaded_at)
-            con.execute(f"insert into {LEDGER} values (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [source, table, path.name, hashes[path], rows, mode, loaded_at, run_id])
+            con.execute(f"insert into {LEDGER} (source, raw_table, file, sha256, rows, mode, loaded_at, "
+                        f"dagster_run_id, entity, rows_read, rows_quarantined) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                        [source, table, path.name, hashes[path], rows, mode, loaded_at, run_id, table, rows])
             results.append(LoadedFile(source, table, path.name, hashes[path], rows, mode, False))
     return results

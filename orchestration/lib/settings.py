@@ -17,6 +17,7 @@ WAREHOUSE_ENV = "MICROSEG_WAREHOUSE"  # the DuckDB file; dbt's profiles.yml read
 LANDING_ENV = "MICROSEG_LANDING"  # full exports, one folder per source: <landing>/<source>/<table>.csv|parquet
 INBOX_ENV = "MICROSEG_INBOX"  # incremental files the inbox sensor appends: <table>[_anything].csv|parquet
 DEMO_ENV = "MICROSEG_DEMO"  # "1" loads the demo generator and its checks (make run turns it on)
+SOURCES_ENV = "MICROSEG_SOURCES"  # a sources file mapping a retailer's exports onto the input contract
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 
@@ -46,6 +47,12 @@ def inbox_path() -> Path:
     """Folder the inbox sensor watches: ``MICROSEG_INBOX``, else ``inbox/`` beside the warehouse."""
     value = os.environ.get(INBOX_ENV)
     return _from_root(value) if value else warehouse_path().parent / "inbox"
+
+
+def sources_file() -> Path | None:
+    """The sources file from ``MICROSEG_SOURCES`` (relative paths are from the repo root), if one is set."""
+    value = os.environ.get(SOURCES_ENV, "").strip()
+    return _from_root(value) if value else None
 
 
 def demo_mode() -> bool:

@@ -1,4 +1,4 @@
-"""Raw exports in schema ``raw``: full exports from the landing folder, incremental files from the inbox.
+"""Raw exports in schema ``raw``: a sources file's exports, the landing folder's, and inbox files.
 
 One asset per raw table, keyed like the dbt sources (``raw/<table>``) so the staging
 models hang under them in the asset graph. Which tables exist and what they hold is
@@ -13,9 +13,13 @@ from pydantic import Field
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.dbt import raw_tables
+import pandas as pd
+
 from orchestration.lib.files import APPEND, REPLACE, LoadedFile, landing_sources, load_files
+from orchestration.lib.loading import FileLoad, ensure_raw_tables, load_sources
 from orchestration.lib.metadata import markdown_table, table_metadata
-from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, demo_mode, landing_path
+from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, demo_mode, landing_path, sources_file
+from orchestration.lib.sources import load_sources_file
 
 # In demo mode the demo generator writes the "demo" source's exports into the landing folder first.
 DEMO_EXPORTS_KEY = dg.AssetKey(["demo", "synthetic_exports"])
@@ -28,6 +32,11 @@ class IngestConfig(dg.Config):
                     "Empty: load every source folder of the landing folder as a full export.",
     )
     source: str = Field(default="inbox", description="Source name recorded on the rows of appended files.")
+    sources_file: str = Field(
+        default_factory=lambda: str(sources_file() or ""),
+        description="Sources file mapping your exports onto the input contract (default $MICROSEG_SOURCES). "
+                    "Empty: only the landing folder and the files above.",
+    )
 
 
 def _raw_specs() -> list[dg.AssetSpec]:
@@ -48,8 +57,12 @@ def _log_loads(context: dg.AssetExecutionContext, loads: list[LoadedFile]) -> No
 def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
     """Load export files into the raw tables in one transaction: all of them or none."""
     tables = list(raw_tables())
+    file_loads: list[FileLoad] = []
     with warehouse.transaction("raw") as con:
         try:
+            if config.sources_file:
+                file_loads = load_sources(con, load_sources_file(Path(config.sources_file)), context.run.run_id)
+                ensure_raw_tables(con)  # entities no source feeds exist, empty
             if config.files:
                 loads = load_files(con, [Path(f) for f in config.files], source=config.source, mode=APPEND,
                                    tables=tables, run_id=context.run.run_id)
@@ -63,6 +76,11 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
         existing = {r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
     _log_loads(context, loads)
+    for load in file_loads:
+        context.log.info(f"{load.source}/{load.file} ({load.entity}): " + (
+            "unchanged, not reloaded" if load.skipped else
+            f"{load.rows_read:,} rows read = {load.rows_loaded:,} loaded + {load.rows_quarantined:,} quarantined"))
+    per_file = pd.DataFrame([vars(load) for load in file_loads])
     missing = [t for t in tables if t not in existing]
     if missing:
         raise dg.Failure(f"No data yet for raw tables {missing}: put full exports in "
@@ -83,6 +101,7 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
                 "unchanged_files": dg.MetadataValue.json([f"{load.source}/{load.file}" for load in mine
                                                           if load.skipped]),
                 "rows_by_source": markdown_table(by_source),
+                **({"files_read_loaded_quarantined": markdown_table(per_file)} if len(per_file) else {}),
             })
 
 
