@@ -14,15 +14,16 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- True for test/internal accounts: known test domains, QA aliases or a TEST placeholder name. -#}
+{#- True for test/internal accounts: known test domains, QA aliases or a TEST placeholder name.
+    Never null: a missing email or name is not evidence of a test account. -#}
 {% macro is_test_account(email_column, first_name_column) -%}
-    (
+    coalesce((
         {%- for domain in var('test_email_domains') %}
         {{ normalise_code(email_column) }} like '%@{{ domain }}' or
         {%- endfor %}
         {{ normalise_code(email_column) }} like 'qa+%'
         or upper(trim({{ first_name_column }})) = 'TEST'
-    )
+    ), false)
 {%- endmacro %}
 
 {#- Keep one row per key; exact duplicate rows in exports are common. -#}

@@ -56,7 +56,7 @@ class AnalysisSettings(dg.ConfigurableResource):
     as_of_date: str = Field(
         default="",
         description="Date (YYYY-MM-DD) the features are computed as of (recency, tenure, history window). "
-                    "Empty means today.",
+                    "Empty means the last transaction date in the data.",
     )
 
     @field_validator("as_of_date")
@@ -64,10 +64,6 @@ class AnalysisSettings(dg.ConfigurableResource):
     def _is_a_date(cls, value: str) -> str:
         parse_as_of_date(value)  # raises with the value named
         return value.strip()
-
-    def dbt_vars(self) -> dict[str, str]:
-        as_of = parse_as_of_date(self.as_of_date)
-        return {"as_of_date": as_of.isoformat()} if as_of else {}
 
 
 @dg.definitions

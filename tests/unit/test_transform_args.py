@@ -6,11 +6,10 @@ from orchestration.defs.resources import AnalysisSettings
 from orchestration.defs.transform.assets import dbt_build_args
 
 
-def test_dbt_build_args_carry_the_as_of_date_only_when_set():
+def test_dbt_build_args_carry_the_vars():
     assert dbt_build_args({}) == ["build"]
-    assert dbt_build_args(AnalysisSettings(as_of_date=" 2026-06-30 ").dbt_vars()) == [
-        "build", "--vars", '{"as_of_date": "2026-06-30"}']
-    assert AnalysisSettings().dbt_vars() == {}
+    assert dbt_build_args({"as_of_date": "2026-06-30"}) == ["build", "--vars", '{"as_of_date": "2026-06-30"}']
+    assert AnalysisSettings(as_of_date=" 2026-06-30 ").as_of_date == "2026-06-30"
 
 
 @pytest.mark.parametrize("value", ["30/06/2026", "2026-06-31", "2026-06-30' as date) --", "today"])

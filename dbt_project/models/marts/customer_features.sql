@@ -6,6 +6,7 @@ rfm as (select * from {{ ref('int_customer__rfm') }}),
 categories as (select * from {{ ref('int_customer__category_mix') }}),
 channels as (select * from {{ ref('int_customer__channel_mix') }}),
 engagement as (select * from {{ ref('int_customer__engagement') }}),
+rhythm as (select * from {{ ref('int_customer__purchase_rhythm') }}),
 
 tenure as (
     select
@@ -34,7 +35,7 @@ select
     cast(t.days as integer) as tenure_days,
     -- geography
     p.country_code,
-    p.region,
+    coalesce(p.region, 'unknown') as region,
     p.city,
     -- behaviour
     cast(coalesce(r.recency_days, {{ var('history_days') }}) as integer) as recency_days,
@@ -48,6 +49,11 @@ select
     coalesce(r.avg_order_value, 0) as avg_order_value,
     coalesce(r.items_per_order, 0) as items_per_order,
     coalesce(r.return_rate, 0) as return_rate,
+    case when coalesce(r.order_count, 0) >= 2 then 1 else 0 end as is_repeat_buyer,
+    -- one order (or none): no gap yet, so the whole window stands in for "not again within it"
+    coalesce(rh.mean_days_between_orders, {{ var('history_days') }}) as mean_days_between_orders,
+    coalesce(rh.gap_variation, 0) as gap_variation,
+    coalesce(rh.spend_trend, 0) as spend_trend,
     -- preferences
     {% for category in var('categories') -%}
     coalesce(c.share_{{ category }}, 0) as share_{{ category }},
@@ -83,3 +89,4 @@ left join rfm as r on p.customer_id = r.customer_id
 left join categories as c on p.customer_id = c.customer_id
 left join channels as ch on p.customer_id = ch.customer_id
 left join engagement as e on p.customer_id = e.customer_id
+left join rhythm as rh on p.customer_id = rh.customer_id

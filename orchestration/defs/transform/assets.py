@@ -10,6 +10,7 @@ runs it holds DuckDB's single write lock, so querying alongside it (as dagster-d
 """
 
 
+import datetime as dt
 import json
 import os
 from typing import Iterator
@@ -20,9 +21,9 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.defs.resources import AnalysisSettings, WarehouseResource
 from orchestration.defs.transform.translator import translator
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
-from orchestration.lib.dbt import dbt_project
+from orchestration.lib.dbt import dbt_project, project_vars
 from orchestration.lib.metadata import table_metadata
-from orchestration.lib.settings import WAREHOUSE_ENV, WAREHOUSE_POOL
+from orchestration.lib.settings import WAREHOUSE_ENV, WAREHOUSE_POOL, parse_as_of_date
 
 SEGMENT_MARTS = "marts.segments"  # dbt selector (fqn) of the models over the segmentation's tables
 
@@ -56,11 +57,35 @@ def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionCon
             yield event
 
 
+def _as_of_date(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                analysis: AnalysisSettings) -> dt.date:
+    """The run's as-of date: the configured one, else the last transaction date (not today: an export
+    taken a year ago must not look a year stale). Refuses a window with no transactions, saying so."""
+    history_days = int(project_vars()["history_days"])
+    with warehouse.connect(read_only=True) as con:
+        (last,) = con.execute("select cast(max(order_ts) as date) from raw.orders "
+                              "where cast(order_ts as date) <= current_date").fetchone()
+        as_of = parse_as_of_date(analysis.as_of_date) or last
+        if as_of is None:
+            raise dg.Failure("raw.orders holds no transaction dated today or earlier: nothing to compute features "
+                             "from. Load your transactions first (see the README's input contract).")
+        (in_window,) = con.execute(
+            "select count(*) from raw.orders where cast(order_ts as date) <= ? and cast(order_ts as date) > ?",
+            [as_of, as_of - dt.timedelta(days=history_days)]).fetchone()
+    if not in_window:
+        raise dg.Failure(f"No transactions in the {history_days} days up to the as-of date {as_of} "
+                         f"(the last one is dated {last}): set as_of_date to a date inside your history.")
+    context.log.info(f"Features as of {as_of} ({'configured' if analysis.as_of_date else 'last transaction date'}), "
+                     f"over {in_window:,} orders of the {history_days} days before.")
+    return as_of
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
            analysis: AnalysisSettings) -> Iterator:
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
-    invocation = dbt.cli(dbt_build_args(analysis.dbt_vars()), context=context, raise_on_error=False)
+    dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
+    invocation = dbt.cli(dbt_build_args(dbt_vars), context=context, raise_on_error=False)
     events = list(invocation.stream())
     yield from _with_table_metadata(events, invocation, context, warehouse)
     if not invocation.is_successful():
