@@ -45,9 +45,10 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
     ),
     "behaviour": FeatureGroup(
         numeric=("recency_days", "order_count", "orders_per_month", "net_revenue", "avg_order_value",
-                 "items_per_order", "return_rate", "tenure_days"),
+                 "items_per_order", "return_rate", "tenure_days", "is_repeat_buyer", "mean_days_between_orders",
+                 "gap_variation", "spend_trend"),
         log1p=("recency_days", "order_count", "orders_per_month", "net_revenue", "avg_order_value",
-               "items_per_order", "tenure_days"),
+               "items_per_order", "tenure_days", "mean_days_between_orders"),
     ),
     "channels": FeatureGroup(
         numeric=("web_order_share", "app_order_share", "store_order_share", "desktop_share", "mobile_share",
@@ -70,6 +71,8 @@ class FeatureScaler:
     """Fitted preparation: one row per output column of the clustering matrix."""
 
     params: pd.DataFrame = field(repr=False)
+    # feature columns the fit could not use, with why (missing, no data, the same for everyone)
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -102,25 +105,42 @@ def _robust_scale(x: np.ndarray) -> float:
 def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, FeatureGroup] | None = None) -> FeatureScaler:
     """Fit the preparation on ``df`` (a sample is fine) with a weight per feature group.
 
-    Groups with weight 0 are left out. Missing columns are an error that names them.
+    Groups with weight 0 are left out. A column the frame lacks, or that has no data or the
+    same value for everyone in ``df``, is left out too (it cannot tell customers apart) and
+    recorded in ``left_out``; a group's weight is shared by the columns it keeps. With no
+    usable column at all the fit is refused, naming what is missing.
     """
     groups = groups or FEATURE_GROUPS
     unknown = set(weights) - set(groups)
     if unknown:
         raise ValueError(f"unknown feature groups in weights: {sorted(unknown)}; known: {sorted(groups)}")
+    left_out: dict[str, str] = {}
+    for spec in (spec for g, spec in groups.items() if weights.get(g, 0) > 0):
+        for column in (*spec.numeric, *spec.categorical):
+            if column not in df.columns:
+                left_out[column] = "missing"
+            elif df[column].isna().all():
+                left_out[column] = "no data"
+            elif df[column].nunique(dropna=False) <= 1:
+                left_out[column] = "the same for every customer"
     needed = [c for g, spec in groups.items() if weights.get(g, 0) > 0 for c in (*spec.numeric, *spec.categorical)]
-    missing = [c for c in needed if c not in df.columns]
-    if missing:
-        raise ValueError(f"customer features are missing columns {missing}")
+    if needed and all(c in left_out for c in needed):
+        missing = [c for c in needed if left_out[c] == "missing"]
+        raise ValueError(f"customer features are missing columns {missing} and no other column varies: "
+                         "nothing to segment on")
 
     rows = []
     for group, spec in groups.items():
         weight = float(weights.get(group, 0.0))
         if weight <= 0:
             continue
-        per_column = weight / np.sqrt(len(spec.numeric) + len(spec.categorical))
+        numeric = [c for c in spec.numeric if c not in left_out]
+        categorical = [c for c in spec.categorical if c not in left_out]
+        if not numeric and not categorical:
+            continue
+        per_column = weight / np.sqrt(len(numeric) + len(categorical))
         group_rows = []
-        for column in spec.numeric:
+        for column in numeric:
             x = pd.to_numeric(df[column], errors="coerce").astype(float)
             fill = float(x.median()) if x.notna().any() else 0.0
             x = x.fillna(fill).to_numpy()
@@ -137,11 +157,11 @@ def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, Fe
             for r in group_rows:
                 r["scale"] = pooled
         rows.extend(group_rows)
-        for column in spec.categorical:
+        for column in categorical:
             levels = sorted(df[column].dropna().astype(str).unique())
             for level in levels:
                 # a one-hot column is left at 0/1, the same spread as a standardised column
                 rows.append(dict(output_column=f"{column}={level}", source_column=column, group=group, kind="onehot",
                                  category_value=level, log1p=False, fill_value=0.0, clip_low=0.0, clip_high=1.0, center=0.0,
                                  scale=1.0, weight=per_column))
-    return FeatureScaler(pd.DataFrame(rows))
+    return FeatureScaler(pd.DataFrame(rows), left_out=left_out)

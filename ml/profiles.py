@@ -12,21 +12,52 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml.features import CATEGORY_SHARES
 from ml.segmentation import UNSTABLE_BELOW
 
-TRAIT_FEATURES = [
+BASE_TRAITS = [
     "age_years", "tenure_days", "recency_days", "order_count", "orders_per_month", "net_revenue",
-    "avg_order_value", "items_per_order", "return_rate", *CATEGORY_SHARES, "avg_price_rank",
-    "private_label_share", "discounted_order_share", "avg_discount_pct", "web_order_share", "app_order_share",
-    "store_order_share", "desktop_share", "mobile_share", "tablet_share", "email_open_rate", "email_click_rate",
-    "sms_click_rate", "push_open_rate", "touch_conversion_rate", "sessions_30d", "pages_per_session",
-    "search_session_rate", "cart_session_rate",
+    "avg_order_value", "items_per_order", "return_rate", "is_repeat_buyer", "mean_days_between_orders",
+    "gap_variation", "spend_trend", "avg_price_rank", "private_label_share", "discounted_order_share",
+    "avg_discount_pct", "email_open_rate", "email_click_rate", "sms_click_rate", "push_open_rate",
+    "touch_conversion_rate", "sessions_30d", "pages_per_session", "search_session_rate", "cart_session_rate",
 ]
-CHANNEL_SHARES = {"web": "web_order_share", "app": "app_order_share", "store": "store_order_share"}
-DEVICE_SHARES = {"desktop": "desktop_share", "mobile": "mobile_share", "tablet": "tablet_share"}
+CHANNEL_WORDS = {"web": "online", "app": "app", "store": "in-store"}
 CONTACT_RATES = {"email": "email_click_rate", "sms": "sms_click_rate", "push": "push_open_rate"}
 NICHE_QUANTILE = 0.75  # micro segments in the top quarter of distance from their parent are niches
+RATE_KPIS = {"conversion_rate", "email_open_rate", "email_click_rate", "repeat_rate", "return_rate"}
+
+
+def category_columns(columns) -> list[str]:
+    """share_<category>: what each customer buys (the categories come from the data)."""
+    return [c for c in columns if c.startswith("share_")]
+
+
+def channel_columns(columns) -> dict[str, str]:
+    """<channel>_order_share: where each customer orders."""
+    return {c.removesuffix("_order_share"): c for c in columns if c.endswith("_order_share")
+            and c not in ("discounted_order_share",)}
+
+
+def device_columns(columns) -> dict[str, str]:
+    """<device>_share: what each customer shops on (not a category, channel or other share)."""
+    return {c.removesuffix("_share"): c for c in columns if c.endswith("_share") and not c.startswith("share_")
+            and not c.endswith("_order_share") and c not in ("private_label_share",)}
+
+
+def supported(features: pd.DataFrame) -> set[str]:
+    """The feature columns the data supports: present, not all missing, and not the same for everyone.
+
+    A name, a channel or a KPI is only built from these; what is not here is said to be unknown.
+    """
+    out = set()
+    for column in features.columns:
+        dtype = features[column].dtype
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            if features[column].nunique(dropna=True) > 1:
+                out.add(column)
+    if "region" in features and features["region"].astype("string").replace("unknown", pd.NA).nunique() > 1:
+        out.add("region")
+    return out
 
 
 def _label(category_column: str) -> str:
@@ -35,9 +66,13 @@ def _label(category_column: str) -> str:
 
 def trait_table(features: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
     """Long form: segment, feature, segment mean, population mean, index, z-score (both levels)."""
-    df = features[["customer_id", *TRAIT_FEATURES]].merge(assignments[["customer_id", "macro_segment_id", "segment_id"]],
-                                                          on="customer_id")
-    values = df[TRAIT_FEATURES].astype(float)
+    has = supported(features)
+    trait_features = [c for c in (*BASE_TRAITS, *category_columns(features.columns),
+                                  *channel_columns(features.columns).values(), *device_columns(features.columns).values())
+                      if c in has]
+    df = features[["customer_id", *trait_features]].merge(
+        assignments[["customer_id", "macro_segment_id", "segment_id"]], on="customer_id")
+    values = df[trait_features].astype(float)
     pop_mean, pop_std = values.mean(), values.std(ddof=0).replace(0, np.nan)
     frames = []
     for level, column in (("macro", "macro_segment_id"), ("micro", "segment_id")):
@@ -54,25 +89,36 @@ def trait_table(features: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFra
     return traits[["level", "segment_id", "feature", "segment_value", "population_value", "index", "z_score"]]
 
 
-def _name_parts(t: pd.Series, idx: pd.Series, region: tuple[str, float] | None) -> list[str]:
-    """Name fragments, most telling first: recency, value, price/discount, category, channel, region."""
+def _name_parts(t: pd.Series, idx: pd.Series, has: set[str], region: tuple[str, float] | None) -> list[str]:
+    """Name fragments from the traits the data supports, most telling first: lifecycle, value,
+    price/discount, category, channel, region."""
     parts = []
     if t["recency_days"] > 150:
         parts.append("Lapsed")
+    elif "tenure_days" in has and t["tenure_days"] < 120:
+        parts.append("New")
     elif t["recency_days"] < 30 and t["orders_per_month"] > 0.5:
         parts.append("Active")
+    if "is_repeat_buyer" in has and t["is_repeat_buyer"] < 0.25:
+        parts.append("one-time")
+    elif "is_repeat_buyer" in has and t["is_repeat_buyer"] > 0.9 and idx.get("orders_per_month", 100) >= 150:
+        parts.append("loyal")
     if idx["net_revenue"] >= 150:
         parts.append("high-spend")
     elif idx["net_revenue"] <= 60:
         parts.append("low-spend")
-    if idx["discounted_order_share"] >= 140:
+    if "discounted_order_share" in has and idx.get("discounted_order_share", 0) >= 140:
         parts.append("deal-seeking")
-    elif idx["avg_price_rank"] >= 125:
+    elif "avg_price_rank" in has and idx.get("avg_price_rank", 0) >= 125:
         parts.append("premium")
-    top = max(CATEGORY_SHARES, key=lambda c: t[c])
-    channel = max(CHANNEL_SHARES, key=lambda c: t[CHANNEL_SHARES[c]])
-    channel_word = {"web": "online", "app": "app", "store": "in-store"}[channel]
-    parts.append(f"{channel_word} {_label(top)} buyers")
+    categories = [c for c in category_columns(t.index) if c in has]
+    channels = {k: c for k, c in channel_columns(t.index).items() if c in has and k in CHANNEL_WORDS}
+    words = []
+    if channels:
+        words.append(CHANNEL_WORDS[max(channels, key=lambda k: t[channels[k]])])
+    if categories:
+        words.append(_label(max(categories, key=lambda c: t[c])))
+    parts.append(" ".join([*words, "buyers" if words or parts else "customers"]))
     if region:
         parts.append(f"· {region[0].title()}")
     return parts
@@ -99,62 +145,100 @@ def _unique_names(candidates: dict[str, list[str]], extras: dict[str, list[str]]
     return names
 
 
-def _kpi_rates(d: pd.DataFrame) -> dict[str, float]:
+def _kpi_rates(d: pd.DataFrame, has: set[str]) -> dict[str, float]:
+    """The KPIs the data supports; one without its inputs is NaN (reported as unknown, never as 0)."""
     orders = d["order_count"].sum()
+    nan = float("nan")
     return {
-        "conversion_rate": d["touch_conversion_rate"].mean(),
-        "email_open_rate": d["email_open_rate"].mean(),
-        "email_click_rate": d["email_click_rate"].mean(),
+        "conversion_rate": d["touch_conversion_rate"].mean() if "touch_conversion_rate" in has else nan,
+        "email_open_rate": d["email_open_rate"].mean() if "email_open_rate" in has else nan,
+        "email_click_rate": d["email_click_rate"].mean() if "email_click_rate" in has else nan,
         "avg_order_value": d["gross_revenue"].sum() / orders if orders else 0.0,
         "repeat_rate": (d["order_count"] >= 2).mean(),
-        "return_rate": d["return_rate"].mean(),
+        "return_rate": d["return_rate"].mean() if "return_rate" in has else nan,
     }
 
 
-def _kpis(seg: pd.DataFrame, base: dict[str, float]) -> dict[str, float]:
+def _kpis(seg: pd.DataFrame, base: dict[str, float], has: set[str]) -> dict[str, float]:
     """The segment's KPIs with targets relative to ``base``, the population's KPIs."""
-    now = _kpi_rates(seg)
     out = {}
-    for kpi, value in now.items():
+    for kpi, value in _kpi_rates(seg, has).items():
         out[kpi] = float(value)
-        # aim 10% better than today, and at least the population level; returns should fall
+        # aim 10% better than today, and at least the population level; returns should fall; a rate stays a rate
         if kpi == "return_rate":
-            out[f"{kpi}_target"] = float(min(value * 0.9, base[kpi]))
+            target = min(value * 0.9, base[kpi])
         else:
-            out[f"{kpi}_target"] = float(max(value * 1.1, base[kpi]))
+            target = max(value * 1.1, base[kpi])
+        out[f"{kpi}_target"] = float(min(target, 1.0) if kpi in RATE_KPIS else target)
     return out
+
+
+def _expected_return(seg: pd.DataFrame, kpi: dict[str, float]) -> float:
+    """What contacting the segment can be expected to bring in the next year, for the budget split.
+
+    Next year's orders if behaviour holds (order rate x chance the customer is still active, which
+    decays with recency against their own gap between orders), times order value, times how they
+    respond to campaigns where that is measured. Lapsed big spenders therefore get less than their
+    past revenue suggests, and a responsive segment more.
+    """
+    gap = seg["mean_days_between_orders"].clip(lower=1) if "mean_days_between_orders" in seg else 90.0
+    still_active = np.exp(-seg["recency_days"].clip(lower=0) / gap)
+    orders_next_year = seg["orders_per_month"].clip(lower=0) * 12 * still_active
+    value = (orders_next_year * seg["avg_order_value"].clip(lower=0)).sum()
+    response = kpi["conversion_rate"] if np.isfinite(kpi["conversion_rate"]) else 1.0
+    return float(value * max(response, 0.005))
 
 
 def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability: pd.Series,
                    traits: pd.DataFrame, total_budget: float) -> pd.DataFrame:
-    """One row per segment of both levels, ready for segments.segment_profiles."""
+    """One row per segment of both levels, ready for segments.segment_profiles.
+
+    Everything said about a segment comes from features the data supports (``supported``): without
+    engagement data no channel is recommended, without categories none is named, a KPI without its
+    inputs is left empty (NaN), and ``cannot_say`` lists what the data could not tell.
+    """
     df = features.merge(assignments[["customer_id", "macro_segment_id", "segment_id"]], on="customer_id")
+    has = supported(features)
     n, revenue = len(df), df["net_revenue"].clip(lower=0).sum()
     idx = traits.pivot_table(index="segment_id", columns="feature", values="index")
     means = traits.pivot_table(index="segment_id", columns="feature", values="segment_value")
     z = traits.pivot_table(index="segment_id", columns="feature", values="z_score")
-    pop_contact = {c: df[col].mean() for c, col in CONTACT_RATES.items()}
-    pop_kpis = _kpi_rates(df)
+    contact_rates = {c: col for c, col in CONTACT_RATES.items() if col in has}
+    pop_contact = {c: df[col].mean() for c, col in contact_rates.items()}
+    pop_kpis = _kpi_rates(df, has)
+    categories = [c for c in category_columns(features.columns) if c in has]
+    channels = {k: c for k, c in channel_columns(features.columns).items() if c in has}
+    devices = {k: c for k, c in device_columns(features.columns).items() if c in has}
+    cannot_say = [what for what, known in (
+        ("contact channel (no email/SMS/push engagement data)", bool(contact_rates)),
+        ("categories (no product or category data)", bool(categories)),
+        ("order channels", bool(channels)), ("devices", bool(devices)),
+        ("campaign conversion (no marketing touches)", "touch_conversion_rate" in has),
+        ("discount sensitivity", "discounted_order_share" in has), ("age", "age_years" in has),
+        ("region", "region" in has)) if not known]
 
     rows, name_parts, extras = [], {}, {}
     for level, column in (("macro", "macro_segment_id"), ("micro", "segment_id")):
         for sid, seg in df.groupby(column, sort=True):
             t, i = means.loc[sid], idx.loc[sid]
-            region_share = seg["region"].value_counts(normalize=True)
-            region = (region_share.index[0], region_share.iloc[0]) if level == "micro" and region_share.iloc[0] >= 0.5 else None
-            name_parts[sid] = _name_parts(t, i, region)
+            region_share = seg["region"].value_counts(normalize=True) if "region" in has else pd.Series(dtype=float)
+            region = ((region_share.index[0], region_share.iloc[0])
+                      if level == "micro" and len(region_share) and region_share.iloc[0] >= 0.5 else None)
+            name_parts[sid] = _name_parts(t, i, has, region)
             top_traits = z.loc[sid].abs().sort_values(ascending=False).head(5).index.tolist()
             extras[sid] = [f"{f.replace('share_', '').replace('_', ' ')} {'high' if z.loc[sid, f] > 0 else 'low'}"
                            for f in top_traits]
-            contact = max(CONTACT_RATES, key=lambda c: seg[CONTACT_RATES[c]].mean() / max(pop_contact[c], 1e-9))
-            discount_led = i["discounted_order_share"] >= 120
+            contact = (max(contact_rates, key=lambda c: seg[contact_rates[c]].mean() / max(pop_contact[c], 1e-9))
+                       if contact_rates else None)
+            discount_led = "discounted_order_share" in has and i.get("discounted_order_share", 0) >= 120
             lapsed = t["recency_days"] > 150
-            top_categories = [_label(c) for c in sorted(CATEGORY_SHARES, key=lambda c: -t[c])[:3]]
+            top_categories = [_label(c) for c in sorted(categories, key=lambda c: -t[c])[:3]]
             theme = ("Win-back: we miss you" if lapsed else
                      "VIP / loyalty recognition" if i["net_revenue"] >= 150 else
-                     f"New in {top_categories[0]}")
+                     "Second purchase: come back" if "is_repeat_buyer" in has and t["is_repeat_buyer"] < 0.25 else
+                     f"New in {top_categories[0]}" if top_categories else "Stay in touch")
             value = seg["net_revenue"].clip(lower=0)
-            kpi = _kpis(seg, pop_kpis)
+            kpi = _kpis(seg, pop_kpis, has)
             rows.append({
                 "level": level,
                 "segment_id": sid,
@@ -163,10 +247,10 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
                 "share_of_customers": len(seg) / n,
                 "share_of_revenue": value.sum() / revenue if revenue else 0.0,
                 "avg_customer_value": value.mean(),
-                "top_categories": ", ".join(top_categories),
-                "top_channels": ", ".join(sorted(CHANNEL_SHARES, key=lambda c: -t[CHANNEL_SHARES[c]])[:2]),
-                "top_regions": ", ".join(region_share.index[:2].astype(str)),
-                "top_devices": ", ".join(sorted(DEVICE_SHARES, key=lambda c: -t[DEVICE_SHARES[c]])[:2]),
+                "top_categories": ", ".join(top_categories) or None,
+                "top_channels": ", ".join(sorted(channels, key=lambda c: -t[channels[c]])[:2]) or None,
+                "top_regions": ", ".join(region_share.index[:2].astype(str)) or None,
+                "top_devices": ", ".join(sorted(devices, key=lambda c: -t[devices[c]])[:2]) or None,
                 "top_traits": ", ".join(extras[sid][:3]),
                 "recommended_channel": contact,
                 "message_theme": theme,
@@ -174,26 +258,29 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
                 **kpi,
                 "stability": float(stability.get(sid, np.nan)),
                 "is_stable": bool(stability.get(sid, 0.0) >= UNSTABLE_BELOW),
-                # expected value of contacting the segment: its customers' value times how they respond
-                "_expected_value": value.sum() * max(kpi["conversion_rate"], 0.005),
+                "cannot_say": "; ".join(cannot_say) or None,
+                "_expected_return": _expected_return(seg, kpi),
             })
 
     profiles = pd.DataFrame(rows)
     names = _unique_names(name_parts, extras)
     profiles["segment_name"] = profiles["segment_id"].map(names)
     profiles["description"] = profiles.apply(_describe, axis=1)
+    for kpi in [c for c in profiles.columns if c.removesuffix("_target") in pop_kpis]:
+        profiles[kpi] = profiles[kpi].astype("Float64")  # a KPI the data cannot support is NULL, not NaN
 
-    # budget: allocated to micro segments by expected value; a macro gets the sum of its micros
+    # budget: allocated to micro segments by expected return; a macro gets the sum of its micros
     micro = profiles["level"] == "micro"
-    ev = profiles.loc[micro, "_expected_value"]
+    ev = profiles.loc[micro, "_expected_return"]
     profiles.loc[micro, "budget_share"] = ev / ev.sum() if ev.sum() > 0 else 1 / micro.sum()
     by_parent = profiles[micro].groupby("parent_segment_id")["budget_share"].sum()
     profiles.loc[~micro, "budget_share"] = profiles.loc[~micro, "segment_id"].map(by_parent).fillna(0.0)
     profiles["budget"] = profiles["budget_share"] * total_budget
     for level in ("macro", "micro"):
         at = profiles["level"] == level
-        ev = profiles.loc[at, "_expected_value"]
+        ev = profiles.loc[at, "_expected_return"]
         profiles.loc[at, "priority_score"] = (100 * ev / ev.max()).round(1) if ev.max() > 0 else 0.0
+    profiles["expected_return"] = profiles["_expected_return"]
 
     # niches: micro segments whose profile sits furthest from their macro parent's
     dist = {}
@@ -203,15 +290,25 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
     profiles["distance_from_parent"] = profiles["segment_id"].map(dist)
     cut = pd.Series(dist).quantile(NICHE_QUANTILE) if dist else np.inf
     profiles["is_niche"] = micro & (profiles["distance_from_parent"] >= cut)
-    return profiles.drop(columns="_expected_value")
+    return profiles.drop(columns="_expected_return")
 
 
 def _describe(row: pd.Series) -> str:
-    who = (f"{row['customers']:,} customers ({row['share_of_customers']:.1%} of the base) bringing "
-           f"{row['share_of_revenue']:.1%} of net revenue, ${row['avg_customer_value']:,.0f} each on average.")
-    what = (f"They buy mostly {row['top_categories']}, through {row['top_channels']}, on {row['top_devices']}, "
-            f"and live mainly in {row['top_regions'].replace(', ', ' and ')}.")
-    act = (f"Reach them by {row['recommended_channel']} with a {row['offer_type'].split(' ')[0]} offer "
-           f"({row['message_theme'].lower()}); watch conversion (now {row['conversion_rate']:.1%}) "
-           f"and repeat rate (now {row['repeat_rate']:.0%}).")
-    return " ".join([who, what, act])
+    """Three or four sentences: who they are, what they buy and where, what to do, what is unknown."""
+    sentences = [f"{row['customers']:,} customers ({row['share_of_customers']:.1%} of the base) bringing "
+                 f"{row['share_of_revenue']:.1%} of net revenue, ${row['avg_customer_value']:,.0f} each on average."]
+    what = [f"buy mostly {row['top_categories']}" if row["top_categories"] else None,
+            f"order through {row['top_channels']}" if row["top_channels"] else None,
+            f"shop on {row['top_devices']}" if row["top_devices"] else None,
+            f"live mainly in {row['top_regions'].replace(', ', ' and ')}" if row["top_regions"] else None]
+    what = [w for w in what if w]
+    if what:
+        sentences.append("They " + ", ".join(what[:-1]) + (" and " if len(what) > 1 else "") + what[-1] + ".")
+    reach = f"Reach them by {row['recommended_channel']}" if row["recommended_channel"] else "Reach them"
+    watch = [f"conversion (now {row['conversion_rate']:.1%})" if np.isfinite(row["conversion_rate"]) else None,
+             f"repeat rate (now {row['repeat_rate']:.0%})"]
+    sentences.append(f"{reach} with a {row['offer_type'].split(' ')[0]} offer ({row['message_theme'].lower()}); "
+                     f"watch {' and '.join(w for w in watch if w)}.")
+    if row["cannot_say"]:
+        sentences.append(f"The data cannot tell: {row['cannot_say']}.")
+    return " ".join(sentences)

@@ -27,6 +27,14 @@ def dbt_executable() -> str:
 
 
 @cache
+def project_vars() -> dict:
+    """The vars in dbt_project.yml: the one home of the rules dbt and Python share (history window, ...)."""
+    import yaml
+
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text()).get("vars", {})
+
+
+@cache
 def manifest() -> dict:
     path = dbt_project.manifest_path
     if not path.exists():

@@ -91,5 +91,11 @@ def publish(schema: str, replace: Mapping[str, pd.DataFrame], append: Mapping[st
             con.register("_incoming", df)
             con.execute(f"create table if not exists {schema}.{name} as "
                         f"select {_select_list(df)} from _incoming where false")
+            # a history table made by an earlier version gains the columns added since (older rows: NULL)
+            have = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                              "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
+            for column, sql_type, *_ in con.execute(f"describe select {_select_list(df)} from _incoming").fetchall():
+                if column not in have:
+                    con.execute(f'alter table {schema}.{name} add column "{column}" {sql_type}')
             con.execute(f"insert into {schema}.{name} by name select {_select_list(df)} from _incoming")
             con.unregister("_incoming")

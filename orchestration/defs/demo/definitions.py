@@ -85,6 +85,7 @@ def demo_exports(context: dg.AssetExecutionContext, config: DemoExportsConfig, w
 @dg.asset_check(
     asset=dg.AssetKey(["segments", "customer_segments"]),
     additional_deps=[PLANTED_KEY],
+    pool=WAREHOUSE_POOL,  # it reads the warehouse, which a writer in another process would lock
     description="Demo data only: adjusted Rand index of segments against the planted personas "
                 "(bar: macro >= 0.9, micro >= 0.8).",
 )

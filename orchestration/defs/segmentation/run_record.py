@@ -94,6 +94,8 @@ def ledger_row(*, run_id: str, dagster_run_id: str, started: dt.datetime, finish
         "parameters": json.dumps(parameters, sort_keys=True),
         "feature_columns": json.dumps(sorted({c for model in (result.macro, *result.micro.values())
                                                for c in model.scaler.params["source_column"]})),
+        # columns the fit could not use (missing, no data, constant), at the macro level
+        "features_left_out": json.dumps(result.macro.scaler.left_out, sort_keys=True),
         "input_rows": len(features),
         "input_fingerprint": fingerprint(features),
         "features_as_of": str(features["as_of_date"].iloc[0]) if "as_of_date" in features else None,
