@@ -124,6 +124,29 @@ def _name_parts(t: pd.Series, idx: pd.Series, has: set[str], region: tuple[str, 
     return parts
 
 
+# How a marketer says "this segment is high/low on this feature"; other features read "<feature> high/low".
+TRAIT_WORDS = {
+    "avg_order_value": ("big baskets", "small baskets"),
+    "net_revenue": ("high value", "low value"),
+    "order_count": ("many orders", "few orders"),
+    "orders_per_month": ("frequent", "infrequent"),
+    "recency_days": ("long since last order", "ordered recently"),
+    "tenure_days": ("long-standing", "recently joined"),
+    "is_repeat_buyer": ("repeat buyers", "one-off buyers"),
+    "mean_days_between_orders": ("long gaps between orders", "short gaps between orders"),
+    "gap_variation": ("irregular", "regular"),
+    "spend_trend": ("spending more lately", "spending less lately"),
+    "items_per_order": ("many items per order", "few items per order"),
+    "return_rate": ("returns often", "rarely returns"),
+}
+
+
+def _trait_words(feature: str, high: bool) -> str:
+    if feature in TRAIT_WORDS:
+        return TRAIT_WORDS[feature][0 if high else 1]
+    return f"{feature.replace('share_', '').replace('_', ' ')} {'high' if high else 'low'}"
+
+
 def _unique_names(candidates: dict[str, list[str]], extras: dict[str, list[str]]) -> dict[str, str]:
     """Join fragments into names; where two collide, add distinguishing extras, then a number."""
     names = {sid: " ".join(p) for sid, p in candidates.items()}
@@ -226,8 +249,7 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
                       if level == "micro" and len(region_share) and region_share.iloc[0] >= 0.5 else None)
             name_parts[sid] = _name_parts(t, i, has, region)
             top_traits = z.loc[sid].abs().sort_values(ascending=False).head(5).index.tolist()
-            extras[sid] = [f"{f.replace('share_', '').replace('_', ' ')} {'high' if z.loc[sid, f] > 0 else 'low'}"
-                           for f in top_traits]
+            extras[sid] = [_trait_words(f, z.loc[sid, f] > 0) for f in top_traits]
             contact = (max(contact_rates, key=lambda c: seg[contact_rates[c]].mean() / max(pop_contact[c], 1e-9))
                        if contact_rates else None)
             discount_led = "discounted_order_share" in has and i.get("discounted_order_share", 0) >= 120

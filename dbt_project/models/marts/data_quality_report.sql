@@ -35,6 +35,17 @@ rules as (
     union all
     select 'customers', 'test_account', 'excluded', count(*) from {{ ref('stg_shop__customers') }} where is_test_account
     union all
+    select 'customers', 'derived_from_transactions', 'added', count(*) from {{ source('raw', 'customers') }} where _file = 'derived from transactions'
+    union all
+    -- rows the loader could not trust never reach raw: counted here by entity and column
+    select
+        case entity when 'transactions' then 'orders' else entity end,
+        'unreadable_or_missing_' || column_name,
+        'quarantined at load',
+        count(*)
+    from {{ source('load_audit', '_quarantine') }}
+    group by 1, 2
+    union all
     select 'orders', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'orders'), 'order_id', ['channel', 'status']) }})
     union all
     select 'orders', 'null_channel', 'fixed', count(*) from {{ ref('stg_shop__orders') }} where channel = 'unknown'

@@ -62,7 +62,6 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
         try:
             if config.sources_file:
                 file_loads = load_sources(con, load_sources_file(Path(config.sources_file)), context.run.run_id)
-                ensure_raw_tables(con)  # entities no source feeds exist, empty
             if config.files:
                 loads = load_files(con, [Path(f) for f in config.files], source=config.source, mode=APPEND,
                                    tables=tables, run_id=context.run.run_id)
@@ -71,6 +70,7 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
                 for source, files in landing_sources(landing_path()).items():
                     loads += load_files(con, files, source=source, mode=REPLACE, tables=tables,
                                         run_id=context.run.run_id)
+            ensure_raw_tables(con)  # entities no source feeds exist, empty, as do the ledger and quarantine
         except (ValueError, FileNotFoundError) as exc:
             raise dg.Failure(str(exc), metadata={"files": dg.MetadataValue.json(config.files)}) from exc
         existing = {r[0] for r in con.execute(
