@@ -1,6 +1,6 @@
 """Segmentation quality on the demo warehouse: prints figures, asserts nothing.
 
-Run after `make run` (it reads marts.customer_features and eval.planted_personas):
+Run after `make run` (it reads marts.customer_features_wide and eval.planted_personas):
     .venv/bin/python benchmarks/quality.py
 Reports adjusted Rand index against the planted personas at both levels, next to a
 naive baseline (plain k-means, same k, on the unprepared feature table); whether a
@@ -20,7 +20,7 @@ from orchestration.lib.warehouse import query_df
 
 
 def main() -> None:
-    df = query_df("select f.*, p.macro_persona, p.micro_persona from marts.customer_features f "
+    df = query_df("select f.*, p.macro_persona, p.micro_persona from marts.customer_features_wide f "
                   "join eval.planted_personas p using (customer_id) order by customer_id")
     features = df.drop(columns=["macro_persona", "micro_persona"])
     config = SegmentationConfig()  # the defaults make run uses

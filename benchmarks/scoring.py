@@ -1,6 +1,6 @@
 """Scoring speed: the persisted model as SQL inside DuckDB vs the same model in pandas/numpy.
 
-Run after `make run` (it reads the latest model and marts.customer_features):
+Run after `make run` (it reads the latest model and marts.customer_features_wide):
     .venv/bin/python benchmarks/scoring.py 1000000
 The feature table is tiled (customer ids offset) up to the requested size in a
 scratch DuckDB file under /tmp, so the figures do not need a million-customer dbt
@@ -34,11 +34,11 @@ def main(n_customers: int) -> None:
         path = Path(tmp) / "scoring.duckdb"
         with duckdb.connect(str(path)) as con:
             con.execute(f"attach '{warehouse_path()}' as source (read_only)")
-            (base,) = con.execute("select count(*) from source.marts.customer_features").fetchone()
+            (base,) = con.execute("select count(*) from source.marts.customer_features_wide").fetchone()
             copies = -(-n_customers // base)
             con.execute(f"""create table customer_features as
                 select * replace (customer_id + copy * 10000000 as customer_id)
-                from source.marts.customer_features, range({copies}) as t(copy)
+                from source.marts.customer_features_wide, range({copies}) as t(copy)
                 limit {n_customers}""")
             con.execute("detach source")
         print(f"model {run_id}: {len(centroids['segment_id'].unique())} centroids, "

@@ -18,12 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-CATEGORY_SHARES = [
-    f"share_{c}" for c in (
-        "electronics", "computing", "apparel", "footwear", "beauty",
-        "home", "grocery", "sports_outdoor", "toys_kids", "books_media",
-    )
-]
+SHARE_PREFIX = "share_"  # share_<category>: one column per category found in the data
 
 
 @dataclass(frozen=True)
@@ -39,8 +34,8 @@ class FeatureGroup:
 FEATURE_GROUPS: dict[str, FeatureGroup] = {
     "demographics": FeatureGroup(numeric=("age_years", "is_loyalty_member")),
     "preferences": FeatureGroup(
-        numeric=(*CATEGORY_SHARES, "avg_price_rank", "private_label_share", "discounted_order_share",
-                 "avg_discount_pct"),
+        # plus a share_<category> column for every category in the data (see feature_groups)
+        numeric=("avg_price_rank", "private_label_share", "discounted_order_share", "avg_discount_pct"),
         joint_scale=True,
     ),
     "behaviour": FeatureGroup(
@@ -64,6 +59,15 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
 }
 
 CLIP_QUANTILES = (0.005, 0.995)
+
+
+def feature_groups(columns) -> dict[str, FeatureGroup]:
+    """The feature groups for a frame: the fixed columns, and its category shares leading preferences
+    (the categories are whatever the data has, so they are read from the columns, not listed here)."""
+    shares = tuple(c for c in columns if str(c).startswith(SHARE_PREFIX))
+    preferences = FEATURE_GROUPS["preferences"]
+    return {**FEATURE_GROUPS, "preferences": FeatureGroup(numeric=(*shares, *preferences.numeric),
+                                                          joint_scale=preferences.joint_scale)}
 
 
 @dataclass
@@ -110,7 +114,7 @@ def fit_scaler(df: pd.DataFrame, weights: dict[str, float], groups: dict[str, Fe
     recorded in ``left_out``; a group's weight is shared by the columns it keeps. With no
     usable column at all the fit is refused, naming what is missing.
     """
-    groups = groups or FEATURE_GROUPS
+    groups = groups or feature_groups(df.columns)
     unknown = set(weights) - set(groups)
     if unknown:
         raise ValueError(f"unknown feature groups in weights: {sorted(unknown)}; known: {sorted(groups)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ml.features import SHARE_PREFIX
 from ml.segmentation import UNSTABLE_BELOW
 
 BASE_TRAITS = [
@@ -29,7 +30,7 @@ RATE_KPIS = {"conversion_rate", "email_open_rate", "email_click_rate", "repeat_r
 
 def category_columns(columns) -> list[str]:
     """share_<category>: what each customer buys (the categories come from the data)."""
-    return [c for c in columns if c.startswith("share_")]
+    return [c for c in columns if c.startswith(SHARE_PREFIX)]
 
 
 def channel_columns(columns) -> dict[str, str]:

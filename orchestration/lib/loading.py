@@ -16,6 +16,7 @@ transactions becomes a customer row (marked as derived), so nobody is an orphan.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,10 +230,20 @@ def _write_entity(con: duckdb.DuckDBPyConnection, source: Source, path: Path, lo
     return rows
 
 
+def source_for_file(sources: SourcesFile, path: Path) -> Source | None:
+    """The source whose path pattern names this file (by file name: a file dropped in the inbox)."""
+    return next((s for s in sources.sources if fnmatch.fnmatch(path.name, Path(s.path).name)), None)
+
+
 def load_source(con: duckdb.DuckDBPyConnection, sources: SourcesFile, source: Source,
-                run_id: str | None = None) -> list[FileLoad]:
-    """Load one source's files in the caller's transaction; returns what happened to each file."""
-    files = sources.files_of(source)
+                run_id: str | None = None, files: list[Path] | None = None) -> list[FileLoad]:
+    """Load one source's files in the caller's transaction; returns what happened to each file.
+
+    ``files`` (e.g. one dropped in the inbox) are appended with the source's mapping, whatever its mode.
+    """
+    if files is not None:
+        source = source.model_copy(update={"mode": "incremental"})
+    files = sources.files_of(source) if files is None else files
     if not files:
         raise ValueError(f"source {source.name!r}: no file matches {source.path!r} (relative to {sources.path})")
     ensure_raw_tables(con)

@@ -120,3 +120,30 @@ def test_segment_names_say_only_what_the_log_supports(own_log_run):
     assert len(set(one_time["customer_id"]) & kinds["loyal"]) <= 0.05 * len(kinds["loyal"])
     lapsed = members[members["segment_name"].str.contains("lapsed", case=False)]
     assert len(set(lapsed["customer_id"]) & kinds["lapsed"]) >= 0.8 * len(kinds["lapsed"])
+
+
+def test_a_file_dropped_in_the_inbox_is_mapped_by_its_source_and_scored(own_log_run, tmp_path, monkeypatch):
+    import shutil
+
+    from orchestration.defs.ingest.sensors import inbox_sensor
+
+    warehouse, _, _, _ = own_log_run
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, copy)
+    (tmp_path / "inbox").mkdir()
+    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(copy))
+    monkeypatch.setenv("MICROSEG_DEMO", "0")
+    monkeypatch.setenv("MICROSEG_SOURCES", str(warehouse.parent / "sources.yml"))
+    monkeypatch.setenv("MICROSEG_INBOX", str(tmp_path / "inbox"))
+    (tmp_path / "inbox" / "kaeufe_2025-07.csv").write_text(
+        "Kundennr;Datum;Menge;Betrag\n9001;01.06.2025;1;15,00\n9001;20.06.2025;2;30,50\n9002;bad;1;1,00\n")
+    context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral())
+    (request,) = list(inbox_sensor(context))
+    assert request.tags["microseg/raw_table"] == "transactions"
+    result = load_defs().resolve_job_def("ingest_and_score").execute_in_process(
+        run_config=request.run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success
+    load = query(copy, "select rows_read, rows, rows_quarantined from raw._loads where file = 'kaeufe_2025-07.csv'")
+    assert load.iloc[0].tolist() == [3, 2, 1]
+    scored = query(copy, "select * from segments.customer_scores where customer_id = 9001")
+    assert len(scored) == 1 and scored["is_new_customer"].item()

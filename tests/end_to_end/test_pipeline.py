@@ -151,7 +151,7 @@ def test_customer_features_agree_with_an_independent_pandas_computation(sql):
     sample = sql("select customer_id from marts.customer_features using sample 200 rows (reservoir, 7)")
     ids = sample["customer_id"].tolist()
     expected = _pandas_features(sql, ids)
-    actual = sql(f"select * from marts.customer_features where customer_id in ({','.join(map(str, ids))})").set_index("customer_id")
+    actual = sql(f"select * from marts.customer_features_wide where customer_id in ({','.join(map(str, ids))})").set_index("customer_id")
     for column in expected.columns:
         np.testing.assert_allclose(actual.loc[ids, column].astype(float), expected.loc[ids, column].astype(float),
                                    rtol=1e-9, atol=1e-9, err_msg=column)
@@ -162,7 +162,7 @@ def test_features_show_the_planted_personas(sql):
     df = sql("""
         select p.macro_persona, avg(f.share_electronics + f.share_computing) as tech_share,
                avg(f.discounted_order_share) as discount_share, avg(f.recency_days) as recency
-        from marts.customer_features f join eval.planted_personas p using (customer_id) group by 1
+        from marts.customer_features_wide f join eval.planted_personas p using (customer_id) group by 1
     """).set_index("macro_persona")
     assert df["tech_share"].idxmax() == "tech_enthusiasts"
     assert df["recency"].idxmax() == "occasional_low_engagement"

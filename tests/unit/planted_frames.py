@@ -6,6 +6,8 @@ import pandas as pd
 from ml.features import FEATURE_GROUPS
 
 REGIONS = ["northeast", "southeast", "midwest", "southwest", "west"]
+CATEGORIES = [f"share_{c}" for c in ("garden", "kitchen", "toys", "books", "beauty", "tools", "pets", "music",
+                                     "sport", "wine")]
 
 
 def planted_features(n_per_micro: int = 150, n_macro: int = 3, n_micro: int = 2, seed: int = 0) -> pd.DataFrame:
@@ -23,7 +25,7 @@ def planted_features(n_per_micro: int = 150, n_macro: int = 3, n_micro: int = 2,
             shares[:, m * 3 % 10] = 0.8
             shares += rng.normal(0, 0.02, shares.shape).clip(-0.02, None)
             shares /= shares.sum(1, keepdims=True)
-            for i, column in enumerate([c for c in FEATURE_GROUPS["preferences"].numeric if c.startswith("share_")]):
+            for i, column in enumerate(CATEGORIES):
                 frame[column] = shares[:, i]
             frame["store_order_share"] = np.where(u % 2, 0.8, 0.1) + rng.normal(0, 0.05, n)
             frame["net_revenue"] = rng.lognormal(5 + m * 0.3, 0.4, n)

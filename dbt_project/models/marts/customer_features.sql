@@ -55,9 +55,6 @@ select
     coalesce(rh.gap_variation, 0) as gap_variation,
     coalesce(rh.spend_trend, 0) as spend_trend,
     -- preferences
-    {% for category in var('categories') -%}
-    coalesce(c.share_{{ category }}, 0) as share_{{ category }},
-    {% endfor -%}
     coalesce(c.top_category, 'none') as top_category,
     cast(coalesce(c.categories_bought, 0) as integer) as categories_bought,
     coalesce(c.avg_price_rank, 0.5) as avg_price_rank,

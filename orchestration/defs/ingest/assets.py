@@ -16,7 +16,7 @@ from orchestration.lib.dbt import raw_tables
 import pandas as pd
 
 from orchestration.lib.files import APPEND, REPLACE, LoadedFile, landing_sources, load_files
-from orchestration.lib.loading import FileLoad, ensure_raw_tables, load_sources
+from orchestration.lib.loading import FileLoad, ensure_raw_tables, load_source, load_sources, source_for_file
 from orchestration.lib.metadata import markdown_table, table_metadata
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, demo_mode, landing_path, sources_file
 from orchestration.lib.sources import load_sources_file
@@ -60,11 +60,20 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
     file_loads: list[FileLoad] = []
     with warehouse.transaction("raw") as con:
         try:
-            if config.sources_file:
-                file_loads = load_sources(con, load_sources_file(Path(config.sources_file)), context.run.run_id)
+            sources = load_sources_file(Path(config.sources_file)) if config.sources_file else None
+            if sources and not config.files:
+                file_loads = load_sources(con, sources, context.run.run_id)
             if config.files:
-                loads = load_files(con, [Path(f) for f in config.files], source=config.source, mode=APPEND,
-                                   tables=tables, run_id=context.run.run_id)
+                # a file one of your sources names is loaded with that source's mapping; others by table name
+                by_table = []
+                for path in map(Path, config.files):
+                    source = source_for_file(sources, path) if sources else None
+                    if source:
+                        file_loads += load_source(con, sources, source, context.run.run_id, files=[path])
+                    else:
+                        by_table.append(path)
+                loads = load_files(con, by_table, source=config.source, mode=APPEND, tables=tables,
+                                   run_id=context.run.run_id) if by_table else []
             else:
                 loads = []
                 for source, files in landing_sources(landing_path()).items():

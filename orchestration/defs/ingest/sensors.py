@@ -7,7 +7,9 @@ import dagster as dg
 from orchestration.defs.automation import jobs
 from orchestration.lib.dbt import raw_tables
 from orchestration.lib.files import READERS, table_for_file
-from orchestration.lib.settings import inbox_path
+from orchestration.lib.loading import source_for_file
+from orchestration.lib.settings import inbox_path, sources_file
+from orchestration.lib.sources import load_sources_file
 
 
 @dg.sensor(
@@ -24,6 +26,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     # cursor: file name -> "size:mtime" of the version already handled (launched or reported as bad)
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     tables = list(raw_tables())
+    sources = load_sources_file(sources_file()) if sources_file() else None
     requests, bad = [], []
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
         stat = path.stat()
@@ -31,14 +34,17 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         if seen.get(path.name) == version:
             continue
         seen[path.name] = version
-        table = table_for_file(path, tables)
+        source = source_for_file(sources, path) if sources else None
+        table = source.entity if source else table_for_file(path, tables)
         if table is None:
             bad.append(path.name)
-            context.log.warning(f"Inbox file {path.name} skipped: not {'/'.join(READERS)} named after a raw table.")
+            context.log.warning(f"Inbox file {path.name} skipped: not {'/'.join(READERS)} named after a raw table, "
+                                "and no source of the sources file names it.")
             continue
         requests.append(dg.RunRequest(
             run_key=f"{path.name}:{version}",
             run_config={"ops": {"raw_exports": {"config": {"files": [str(path)], "source": "inbox"}}}},
+            # the sources file, when set, comes from the environment: the run maps the file with it
             tags={"microseg/inbox_file": path.name, "microseg/raw_table": table},
         ))
     context.update_cursor(json.dumps(seen, sort_keys=True))

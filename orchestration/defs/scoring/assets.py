@@ -20,7 +20,7 @@ SCORES_KEY = dg.AssetKey(["segments", "customer_scores"])
 
 @dg.asset(
     key=SCORES_KEY,
-    deps=[dg.AssetKey(["marts", "customer_features"]), dg.AssetKey(["segments", "model_scaling"]),
+    deps=[dg.AssetKey(["marts", "customer_features_wide"]), dg.AssetKey(["segments", "model_scaling"]),
           dg.AssetKey(["segments", "model_centroids"])],
     group_name="segmentation",
     kinds={"sql", "duckdb"},
@@ -41,7 +41,7 @@ def customer_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         scaling = con.execute("select * from segments.model_scaling where run_id = ?", [model_run]).df()
         centroids = con.execute("select * from segments.model_centroids where run_id = ?", [model_run]).df()
 
-    scored = scoring_sql(scaling, centroids, "marts.customer_features")
+    scored = scoring_sql(scaling, centroids, "marts.customer_features_wide")
     select = f"""
         select s.customer_id, s.macro_segment_id, s.segment_id, s.macro_distance, s.distance,
                fit.segment_id as fitted_segment_id,

@@ -1,4 +1,4 @@
-"""Segmentation: marts.customer_features -> segments.* tables, with a run ledger.
+"""Segmentation: marts.customer_features_wide -> segments.* tables, with a run ledger.
 
 The asset reads the feature mart, calls ``ml/`` to fit and profile, judges the
 blocking checks *before* publishing (a failed one is reported and publishes
@@ -29,7 +29,7 @@ from orchestration.lib.charts import segments_chart
 from orchestration.lib.metadata import frame_metadata, markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
 
-FEATURES_KEY = dg.AssetKey(["marts", "customer_features"])
+FEATURES_KEY = dg.AssetKey(["marts", "customer_features_wide"])  # customer_features + category shares
 SEGMENT_TABLES = {
     "customer_segments": "One row per customer: macro and micro segment, segment name, distance to its centroid, run_id.",
     "segment_profiles": "One row per macro and micro segment: size, value, name, description, KPIs with targets, "
@@ -95,9 +95,9 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
     """Fit macro and nested micro segments, profile them, and publish the results with a run ledger."""
     started = dt.datetime.now(dt.timezone.utc)
     engine = config.to_engine()
-    features = warehouse.query_df("select * from marts.customer_features order by customer_id")
+    features = warehouse.query_df("select * from marts.customer_features_wide order by customer_id")
     if features.empty:
-        raise dg.Failure("marts.customer_features is empty: nothing to segment. Materialise the dbt models first.")
+        raise dg.Failure("marts.customer_features_wide is empty: nothing to segment. Materialise the dbt models first.")
     context.log.info(f"Segmenting {len(features):,} customers with {engine.algorithm}, seed {engine.seed}.")
 
     result = fit_segments(features, engine)
