@@ -45,11 +45,8 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
         log1p=("recency_days", "order_count", "orders_per_month", "net_revenue", "avg_order_value",
                "items_per_order", "tenure_days", "mean_days_between_orders"),
     ),
-    "channels": FeatureGroup(
-        numeric=("web_order_share", "app_order_share", "store_order_share", "desktop_share", "mobile_share",
-                 "tablet_share"),
-        joint_scale=True,
-    ),
+    # one <channel>_order_share and one <device>_share column per value in the data (see feature_groups)
+    "channels": FeatureGroup(joint_scale=True),
     "engagement": FeatureGroup(
         numeric=("email_open_rate", "email_click_rate", "sms_click_rate", "push_open_rate", "touch_conversion_rate",
                  "sessions_30d", "pages_per_session", "search_session_rate", "cart_session_rate"),
@@ -61,13 +58,38 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
 CLIP_QUANTILES = (0.005, 0.995)
 
 
+NOT_A_DEVICE = ("private_label_share", "discounted_order_share")
+
+
+def category_columns(columns) -> list[str]:
+    """share_<category>: the share of units a customer bought in each category of the data."""
+    return [str(c) for c in columns if str(c).startswith(SHARE_PREFIX)]
+
+
+def channel_columns(columns) -> dict[str, str]:
+    """<channel>_order_share by channel: the share of a customer's orders placed in each channel."""
+    return {str(c).removesuffix("_order_share"): str(c) for c in columns
+            if str(c).endswith("_order_share") and c not in NOT_A_DEVICE}
+
+
+def device_columns(columns) -> dict[str, str]:
+    """<device>_share by device: any other *_share column that is not a category, channel or known ratio."""
+    return {str(c).removesuffix("_share"): str(c) for c in columns
+            if str(c).endswith("_share") and not str(c).startswith(SHARE_PREFIX)
+            and not str(c).endswith("_order_share") and c not in NOT_A_DEVICE}
+
+
 def feature_groups(columns) -> dict[str, FeatureGroup]:
-    """The feature groups for a frame: the fixed columns, and its category shares leading preferences
-    (the categories are whatever the data has, so they are read from the columns, not listed here)."""
-    shares = tuple(c for c in columns if str(c).startswith(SHARE_PREFIX))
+    """The feature groups for a frame: the fixed columns, plus the columns named after values in the data
+    (categories leading preferences, channels then devices in the channels group)."""
     preferences = FEATURE_GROUPS["preferences"]
-    return {**FEATURE_GROUPS, "preferences": FeatureGroup(numeric=(*shares, *preferences.numeric),
-                                                          joint_scale=preferences.joint_scale)}
+    return {
+        **FEATURE_GROUPS,
+        "preferences": FeatureGroup(numeric=(*category_columns(columns), *preferences.numeric),
+                                    joint_scale=preferences.joint_scale),
+        "channels": FeatureGroup(numeric=(*channel_columns(columns).values(), *device_columns(columns).values()),
+                                 joint_scale=True),
+    }
 
 
 @dataclass

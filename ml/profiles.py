@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml.features import SHARE_PREFIX
+from ml.features import category_columns, channel_columns, device_columns
 from ml.segmentation import UNSTABLE_BELOW
 
 BASE_TRAITS = [
@@ -26,23 +26,6 @@ CHANNEL_WORDS = {"web": "online", "app": "app", "store": "in-store"}
 CONTACT_RATES = {"email": "email_click_rate", "sms": "sms_click_rate", "push": "push_open_rate"}
 NICHE_QUANTILE = 0.75  # micro segments in the top quarter of distance from their parent are niches
 RATE_KPIS = {"conversion_rate", "email_open_rate", "email_click_rate", "repeat_rate", "return_rate"}
-
-
-def category_columns(columns) -> list[str]:
-    """share_<category>: what each customer buys (the categories come from the data)."""
-    return [c for c in columns if c.startswith(SHARE_PREFIX)]
-
-
-def channel_columns(columns) -> dict[str, str]:
-    """<channel>_order_share: where each customer orders."""
-    return {c.removesuffix("_order_share"): c for c in columns if c.endswith("_order_share")
-            and c not in ("discounted_order_share",)}
-
-
-def device_columns(columns) -> dict[str, str]:
-    """<device>_share: what each customer shops on (not a category, channel or other share)."""
-    return {c.removesuffix("_share"): c for c in columns if c.endswith("_share") and not c.startswith("share_")
-            and not c.endswith("_order_share") and c not in ("private_label_share",)}
 
 
 def supported(features: pd.DataFrame) -> set[str]:
@@ -113,10 +96,11 @@ def _name_parts(t: pd.Series, idx: pd.Series, has: set[str], region: tuple[str, 
     elif "avg_price_rank" in has and idx.get("avg_price_rank", 0) >= 125:
         parts.append("premium")
     categories = [c for c in category_columns(t.index) if c in has]
-    channels = {k: c for k, c in channel_columns(t.index).items() if c in has and k in CHANNEL_WORDS}
+    channels = {k: c for k, c in channel_columns(t.index).items() if c in has}
     words = []
     if channels:
-        words.append(CHANNEL_WORDS[max(channels, key=lambda k: t[channels[k]])])
+        channel = max(channels, key=lambda k: t[channels[k]])
+        words.append(CHANNEL_WORDS.get(channel, channel.replace("_", " ")))
     if categories:
         words.append(_label(max(categories, key=lambda c: t[c])))
     parts.append(" ".join([*words, "buyers" if words or parts else "customers"]))

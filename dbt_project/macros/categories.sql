@@ -1,30 +1,51 @@
-{#- The categories the data has: the var('max_categories') biggest by spend on trusted sale lines,
-    as (category, column-safe slug) pairs, then (none, 'other') when there are more categories
-    than that: they count together as 'other'. Read when the
-    model runs (run_query); at parse time there is no data, so the list is empty. Models that call
-    this must name its relations in a `-- depends_on:` comment. -#}
-{% macro top_categories() %}
+{#- Values found in the data, biggest first, as (value, column-safe slug) pairs: what becomes one
+    feature column each (categories, order channels, devices). `query` returns (value, weight);
+    the first `limit` values are kept, then (none, 'other') when there are more. Read when the
+    model runs (run_query); at parse time there is no data and the list is empty, so a model
+    that calls these must name their relations in a `-- depends_on:` comment. -#}
+{% macro values_in_data(query, limit) %}
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set query -%}
-        select p.category, sum(i.line_amount) as spend
-        from {{ ref('int_order_items__checked') }} as i
-        inner join {{ ref('stg_shop__products') }} as p on i.product_id = p.product_id
-        where i.dq_issue is null and i.line_type = 'sale' and p.category is not null
-        group by p.category
-        order by spend desc, p.category
-        limit {{ var('max_categories') + 1 }}
-    {%- endset -%}
+    {%- set found = run_query(query ~ ' limit ' ~ (limit + 1)).columns[0].values() %}
     {%- set pairs = [] %}
     {%- set seen = [] %}
-    {%- set found = run_query(query).columns[0].values() %}
-    {%- for category in found[:var('max_categories')] %}
-        {%- set slug = modules.re.sub('[^a-z0-9]+', '_', category | lower).strip('_') or 'unnamed' %}
+    {%- for value in found[:limit] %}
+        {%- set slug = modules.re.sub('[^a-z0-9]+', '_', value | string | lower).strip('_') or 'unnamed' %}
         {%- if slug in seen or slug == 'other' %}{% set slug = slug ~ '_' ~ loop.index %}{% endif %}
         {%- do seen.append(slug) %}
-        {%- do pairs.append((category, slug)) %}
+        {%- do pairs.append((value, slug)) %}
     {%- endfor %}
-    {%- if found | length > var('max_categories') %}{% do pairs.append((none, 'other')) %}{% endif %}
+    {%- if found | length > limit %}{% do pairs.append((none, 'other')) %}{% endif %}
     {{ return(pairs) }}
+{% endmacro %}
+
+{#- Categories by spend on trusted sale lines. -#}
+{% macro top_categories() %}
+    {{ return(values_in_data(
+        "select p.category, sum(i.line_amount) as spend
+         from " ~ ref('int_order_items__checked') ~ " as i
+         inner join " ~ ref('stg_shop__products') ~ " as p on i.product_id = p.product_id
+         where i.dq_issue is null and i.line_type = 'sale' and p.category is not null
+         group by p.category order by spend desc, p.category",
+        var('max_categories'))) }}
+{% endmacro %}
+
+{#- Order channels by number of trusted orders ('unknown' is no channel). -#}
+{% macro top_channels() %}
+    {{ return(values_in_data(
+        "select channel, count(*) as orders from " ~ ref('int_orders__checked') ~ "
+         where dq_issue is null and channel is not null and channel <> 'unknown'
+         group by channel order by orders desc, channel",
+        var('max_channels'))) }}
+{% endmacro %}
+
+{#- Devices by use: device-tagged orders and web events. -#}
+{% macro top_devices() %}
+    {{ return(values_in_data(
+        "select device, count(*) as uses from (
+             select device from " ~ ref('int_orders__checked') ~ " where dq_issue is null
+             union all select device from " ~ ref('stg_web__events') ~ ")
+         where device is not null group by device order by uses desc, device",
+        var('max_devices'))) }}
 {% endmacro %}

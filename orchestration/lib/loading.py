@@ -29,6 +29,8 @@ from orchestration.lib.files import LEDGER, PROVENANCE_COLUMNS, _ensure_ledger, 
 from orchestration.lib.sources import Source, SourcesFile
 
 QUARANTINE = "raw._quarantine"
+ID_KEYS = "raw._id_keys"  # ids that are not integers, by the integer key they are loaded under
+ID_KEY_SPACE = 10**15
 DERIVED = "derived from transactions"
 # the raw table each entity loads into (transactions load into orders and order_items)
 TARGETS = {"customers": ["customers"], "products": ["products"], "web_events": ["web_events"],
@@ -75,6 +77,8 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         for column, sql_type in {**columns, **PROVENANCE_COLUMNS}.items():
             if column not in existing:
                 con.execute(f"alter table raw.{table} add column {_ident(column)} {sql_type}")
+    con.execute(f"create table if not exists {ID_KEYS} (column_name varchar, id bigint, source_value varchar, "
+                "source varchar)")
     con.execute(f"""create table if not exists {QUARANTINE} (
         source varchar, entity varchar, file varchar, line bigint, column_name varchar, reason varchar,
         loaded_at timestamp, dagster_run_id varchar)""")
@@ -154,6 +158,7 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
     file_columns = [r[0] for r in con.execute("describe _file").fetchall() if r[0] not in ("_line", "_k")]
     as_text = source.resolved_format(path) == "csv"
     casts: dict[str, str] = {}
+    keyed: dict[str, str] = {}  # id column -> its text in the file
     checks: list[tuple[str, str, str]] = []  # (column, condition, reason) in the order they are judged
     for column in columns_of(source.entity).values():
         if column.name in source.constants:
@@ -169,6 +174,11 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
             continue
         raw = f"nullif(trim(cast({_ident(name)} as varchar)), '')"
         cast = _cast(column, raw if as_text else _ident(name), source, as_text)
+        if column.name.endswith("_id") and column.sql_type == "BIGINT":
+            # an id that is not an integer ("C-00123") is loaded under a stable integer key; raw._id_keys maps back
+            cast = (f"coalesce(try_cast({raw} as BIGINT), case when {raw} is not null then "
+                    f"cast(hash({_q(column.name)}, {raw}) % {ID_KEY_SPACE} as BIGINT) end)")
+            keyed[column.name] = raw
         casts[column.name] = cast
         if column.required:
             checks.append((column.name, f"{raw} is null", "'missing'"))
@@ -182,8 +192,14 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
     column_case = "case " + " ".join(f"when {c} then {_q(n)}" for n, c, _ in checks) + " end" if checks else "null"
     reason_case = ("case " + " ".join(f"when {c} then {_q(n + ': ')} || {r}" for n, c, r in checks) + " end"
                    if checks else "null")
-    con.execute(f"create or replace temp table _mapped as select _line, {selected}, "
+    originals = "".join(f", {raw} as {_ident('_text_' + name)}" for name, raw in keyed.items())
+    con.execute(f"create or replace temp table _mapped as select _line, {selected}{originals}, "
                 f"{column_case} as _column, {reason_case} as _reason from _file")
+    for name in keyed:
+        con.execute(f"""insert into {ID_KEYS}
+            select distinct {_q(name)}, {_ident(name)}, {_ident('_text_' + name)}, {_q(source.name)} from _mapped
+            where _reason is null and try_cast({_ident('_text_' + name)} as BIGINT) is null
+              and {_ident(name)} not in (select id from {ID_KEYS} where column_name = {_q(name)})""")
     con.execute("insert into _quarantined_lines select _line, _column, _reason from _mapped where _reason is not null")
 
 

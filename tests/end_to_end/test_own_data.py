@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import FAST_SEGMENTATION, load_defs, query
 
 LAST_DAY = dt.date(2025, 6, 30)  # the export ends more than a year before today
-BAD_LINES = ["ABC;01.02.2025;1;3,00", "17;31.02.2025;1;3,00", "18;01.03.2025;1"]
+BAD_LINES = [";01.02.2025;1;3,00", "17;31.02.2025;1;3,00", "18;01.03.2025;1"]
 
 
 def _purchase_log(seed: int = 3) -> tuple[pd.DataFrame, dict[str, set[int]]]:
@@ -86,7 +86,7 @@ def test_every_row_read_is_loaded_or_quarantined_with_file_line_and_column(own_l
     assert bad["file"].eq("kaeufe_2025.csv").all()
     assert bad["line"].tolist() == [6, 7, 8]  # header is line 1, the bad rows follow four good ones
     assert bad["column_name"].tolist()[:2] == ["customer_id", "ordered_at"]
-    assert 'cannot read "ABC" as BIGINT' in bad["reason"].iloc[0]
+    assert bad["reason"].tolist()[:2] == ["customer_id: missing", 'ordered_at: cannot read "31.02.2025" as TIMESTAMP']
 
 
 def test_features_are_as_of_the_last_transaction_and_everyone_is_segmented(own_log_run):

@@ -28,6 +28,8 @@ def planted_features(n_per_micro: int = 150, n_macro: int = 3, n_micro: int = 2,
             for i, column in enumerate(CATEGORIES):
                 frame[column] = shares[:, i]
             frame["store_order_share"] = np.where(u % 2, 0.8, 0.1) + rng.normal(0, 0.05, n)
+            frame["web_order_share"] = 1 - frame["store_order_share"]
+            frame["mobile_share"] = rng.normal(0.5, 0.1, n)
             frame["net_revenue"] = rng.lognormal(5 + m * 0.3, 0.4, n)
             frame["region"] = np.where(rng.random(n) < 0.95, REGIONS[u], REGIONS[(u + 2) % 5])
             frame["macro_truth"] = m

@@ -1,7 +1,8 @@
--- Where customers buy (order channel shares) and on what (device shares over
--- web sessions and device-tagged orders).
-{%- set channels = var('order_channels') %}
-{%- set devices = var('devices') %}
+-- depends_on: {{ ref('int_orders__checked') }}, {{ ref('stg_web__events') }}
+-- Where customers buy (order channel shares) and on what (device shares over web sessions and
+-- device-tagged orders), for the channels and devices the data has (top_channels, top_devices).
+{%- set channels = top_channels() %}
+{%- set devices = top_devices() %}
 with orders as (
     select customer_id, channel, device
     from {{ ref('int_orders__valid') }}
@@ -22,33 +23,27 @@ device_use as (
 
 channel_shares as (
     select
-        customer_id,
-        {%- for channel in channels %}
-        {{ safe_ratio("sum(case when channel = '" ~ channel ~ "' then 1 else 0 end)", 'count(*)') }} as {{ channel }}_order_share
-        {{- ',' if not loop.last }}
-        {%- endfor %}
+        customer_id{{ ',' if channels }}
+        {{- share_columns(channels, 'channel', '_order_share') }}
     from orders
     group by customer_id
 ),
 
 device_shares as (
     select
-        customer_id,
-        {%- for device in devices %}
-        {{ safe_ratio("sum(case when device = '" ~ device ~ "' then 1 else 0 end)", 'count(*)') }} as {{ device }}_share
-        {{- ',' if not loop.last }}
-        {%- endfor %}
+        customer_id{{ ',' if devices }}
+        {{- share_columns(devices, 'device', '_share') }}
     from device_use
     group by customer_id
 )
 
 select
-    coalesce(c.customer_id, d.customer_id) as customer_id,
-    {%- for channel in channels %}
-    coalesce(c.{{ channel }}_order_share, 0) as {{ channel }}_order_share,
+    coalesce(c.customer_id, d.customer_id) as customer_id
+    {%- for value, slug in channels %},
+    coalesce(c.{{ slug }}_order_share, 0) as {{ slug }}_order_share
     {%- endfor %}
-    {%- for device in devices %}
-    coalesce(d.{{ device }}_share, 0) as {{ device }}_share{{ ',' if not loop.last }}
+    {%- for value, slug in devices %},
+    coalesce(d.{{ slug }}_share, 0) as {{ slug }}_share
     {%- endfor %}
 from channel_shares as c
 full outer join device_shares as d on c.customer_id = d.customer_id

@@ -4,7 +4,6 @@
 with profile as (select * from {{ ref('int_customer__profile') }}),
 rfm as (select * from {{ ref('int_customer__rfm') }}),
 categories as (select * from {{ ref('int_customer__category_mix') }}),
-channels as (select * from {{ ref('int_customer__channel_mix') }}),
 engagement as (select * from {{ ref('int_customer__engagement') }}),
 rhythm as (select * from {{ ref('int_customer__purchase_rhythm') }}),
 
@@ -62,12 +61,6 @@ select
     coalesce(r.discounted_order_share, 0) as discounted_order_share,
     coalesce(r.avg_discount_pct, 0) as avg_discount_pct,
     -- channels and devices
-    {% for channel in var('order_channels') -%}
-    coalesce(ch.{{ channel }}_order_share, 0) as {{ channel }}_order_share,
-    {% endfor -%}
-    {% for device in var('devices') -%}
-    coalesce(ch.{{ device }}_share, 0) as {{ device }}_share,
-    {% endfor -%}
     -- engagement
     cast(coalesce(e.emails_sent, 0) as integer) as emails_sent,
     coalesce(e.email_open_rate, 0) as email_open_rate,
@@ -84,6 +77,5 @@ from profile as p
 inner join tenure as t on p.customer_id = t.customer_id
 left join rfm as r on p.customer_id = r.customer_id
 left join categories as c on p.customer_id = c.customer_id
-left join channels as ch on p.customer_id = ch.customer_id
 left join engagement as e on p.customer_id = e.customer_id
 left join rhythm as rh on p.customer_id = rh.customer_id
