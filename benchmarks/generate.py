@@ -15,7 +15,7 @@ from orchestration.lib.warehouse import replace_tables
 
 def main(n: int) -> None:
     t = time.perf_counter()
-    raw, planted, faults = make_demo_data(GeneratorConfig(n_customers=n))
+    raw, planted, faults, _ = make_demo_data(GeneratorConfig(n_customers=n))
     generated = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.duckdb"

@@ -19,11 +19,11 @@ import pandas as pd
 from ml.scoring import level_rows
 
 
-def _number(value: float) -> str:
+def sql_number(value: float) -> str:
     return f"{float(value):.17e}"
 
 
-def _quote_identifier(name: str) -> str:
+def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -34,15 +34,15 @@ def sql_string(value: str) -> str:
 
 def _scaled_expression(row) -> str:
     """One output column of the clustering matrix, exactly as ``FeatureScaler.transform`` computes it."""
-    source = _quote_identifier(row.source_column)
+    source = quote_identifier(row.source_column)
     if row.kind == "onehot":
         x = f"case when {source} = {sql_string(row.category_value)} then 1.0 else 0.0 end"
     else:
-        x = f"coalesce(cast({source} as double), {_number(row.fill_value)})"
+        x = f"coalesce(cast({source} as double), {sql_number(row.fill_value)})"
         if row.log1p:
             x = f"ln(1.0 + greatest({x}, 0.0))"
-        x = f"least(greatest({x}, {_number(row.clip_low)}), {_number(row.clip_high)})"
-    return f"({x} - {_number(row.center)}) / {_number(row.scale)} * {_number(row.weight)}"
+        x = f"least(greatest({x}, {sql_number(row.clip_low)}), {sql_number(row.clip_high)})"
+    return f"({x} - {sql_number(row.center)}) / {sql_number(row.scale)} * {sql_number(row.weight)}"
 
 
 def _level_ctes(name: str, scaling: pd.DataFrame, centroids: pd.DataFrame, source: str,
@@ -56,7 +56,7 @@ def _level_ctes(name: str, scaling: pd.DataFrame, centroids: pd.DataFrame, sourc
     scaled = ",\n        ".join(f"{_scaled_expression(row)} as {col}" for row, col in zip(params.itertuples(), columns))
     wide = centroids.pivot(index="segment_id", columns="output_column", values="value")[params["output_column"]]
     values = ",\n        ".join(
-        "(" + ", ".join([sql_string(sid), *(_number(v) for v in vec)]) + ")"
+        "(" + ", ".join([sql_string(sid), *(sql_number(v) for v in vec)]) + ")"
         for sid, vec in zip(wide.index, wide.to_numpy())
     )
     squared = "\n            + ".join(f"(s.{c} - c.{c}) * (s.{c} - c.{c})" for c in columns)

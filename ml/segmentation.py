@@ -81,6 +81,17 @@ class SegmentationResult:
             values.update({sid: s for sid, s in zip(self.micro_ids[parent], model.stability)})
         return pd.Series(values, name="stability")
 
+    def relabel(self, mapping: dict[str, str]) -> "SegmentationResult":
+        """The same result under other segment ids (e.g. stable ids from ``ml.segment_ids``)."""
+        return SegmentationResult(
+            assignments=self.assignments.assign(macro_segment_id=self.assignments["macro_segment_id"].map(mapping),
+                                                segment_id=self.assignments["segment_id"].map(mapping)),
+            macro=self.macro,
+            micro={mapping[p]: m for p, m in self.micro.items()},
+            macro_ids=[mapping[s] for s in self.macro_ids],
+            micro_ids={mapping[p]: [mapping[s] for s in ids] for p, ids in self.micro_ids.items()},
+        )
+
     def candidates(self) -> pd.DataFrame:
         frames = [self.macro.candidates.assign(level="macro", parent_segment_id=None)]
         frames += [m.candidates.assign(level="micro", parent_segment_id=p) for p, m in self.micro.items()]

@@ -12,7 +12,7 @@ import duckdb
 
 from orchestration.lib.dbt import raw_tables, staging_model_of
 from orchestration.lib.settings import warehouse_path
-from orchestration.lib.warehouse import connect
+from orchestration.lib.warehouse import connect, has_table
 
 TRY_SQL = [
     ("Customers by region and age band",
@@ -23,14 +23,8 @@ TRY_SQL = [
 ]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-    ).fetchone()[0])
-
-
 def _segment_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
-    if not _table_exists(con, "segments", "segment_profiles"):
+    if not has_table(con, "segments", "segment_profiles"):
         return []
     df = con.execute(
         "select level, segment_id, segment_name, customers, round(share_of_customers * 100, 1) as pct_customers, "
@@ -47,7 +41,7 @@ def summary() -> int:
         print(f"No warehouse at {path}. Run `make run` first.", file=sys.stderr)
         return 1
     with connect(read_only=True, path=path) as con:
-        if not _table_exists(con, "marts", "customer_features"):
+        if not has_table(con, "marts", "customer_features"):
             print(f"{path} has no marts.customer_features yet: the last run did not finish.", file=sys.stderr)
             return 1
         lines = ["", "microseg warehouse", "=" * 18, f"File: {path}", "", "Rows raw -> staging (duplicates removed):"]
@@ -61,7 +55,7 @@ def summary() -> int:
                                        "from staging.stg_shop__customers").fetchone()
         lines += [f"  customers {n_cust:,} = {n_feat:,} with features (marts.customer_features) "
                   f"+ {n_test:,} excluded as test accounts"]
-        if _table_exists(con, "raw", "_loads"):
+        if has_table(con, "raw", "_loads"):
             files, read, loaded, quarantined = con.execute(
                 "select count(*), sum(coalesce(rows_read, rows)), sum(rows), sum(coalesce(rows_quarantined, 0)) "
                 "from raw._loads").fetchone()

@@ -64,3 +64,17 @@
         r.{{ column }} <> usual_{{ loop.index }}.usual_spelling {{ 'or' if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- A customer's holdout bucket in [0, 1): the first 32 bits of md5(salt:customer_id). Deterministic
+    across runs and engines, so the holdout is the same customers in every score, refit and audience. -#}
+{% macro holdout_bucket(customer_id) -%}
+    {{ return(adapter.dispatch('holdout_bucket', 'microseg')(customer_id)) }}
+{%- endmacro %}
+
+{% macro default__holdout_bucket(customer_id) -%}
+    cast(cast('0x' || substr(md5(concat('{{ var("holdout_salt") }}', ':', cast({{ customer_id }} as varchar))), 1, 8) as bigint) as double) / 4294967296.0
+{%- endmacro %}
+
+{% macro spark__holdout_bucket(customer_id) -%}
+    cast(conv(substr(md5(concat('{{ var("holdout_salt") }}', ':', cast({{ customer_id }} as string))), 1, 8), 16, 10) as double) / 4294967296.0
+{%- endmacro %}

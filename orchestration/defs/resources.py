@@ -49,6 +49,10 @@ class WarehouseResource(dg.ConfigurableResource):
     def query_df(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return warehouse.query_df(sql, params, path=self.resolved_path())
 
+    def has_table(self, schema: str, name: str) -> bool:
+        with self.connect(read_only=True) as con:
+            return warehouse.has_table(con, schema, name)
+
 
 class AnalysisSettings(dg.ConfigurableResource):
     """Settings every step of a run shares; set them once in the launchpad under `resources.analysis`."""

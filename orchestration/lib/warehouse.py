@@ -70,6 +70,11 @@ def replace_tables_from_sql(schema: str, selects: Mapping[str, str], path: Path 
         return {name: con.execute(f"select count(*) from {schema}.{name}").fetchone()[0] for name in selects}
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, name]).fetchone()[0] > 0
+
+
 def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
     with connect(read_only=True, path=path) as con:
         return con.execute(sql, params or []).df()
@@ -83,19 +88,25 @@ def publish(schema: str, replace: Mapping[str, pd.DataFrame], append: Mapping[st
     rolls everything back.
     """
     with transaction(schema, path) as con:
-        for name, df in replace.items():
-            con.register("_incoming", df)
-            con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")
-            con.unregister("_incoming")
-        for name, df in append.items():
-            con.register("_incoming", df)
-            con.execute(f"create table if not exists {schema}.{name} as "
-                        f"select {_select_list(df)} from _incoming where false")
-            # a history table made by an earlier version gains the columns added since (older rows: NULL)
-            have = {r[0] for r in con.execute("select column_name from information_schema.columns "
-                                              "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
-            for column, sql_type, *_ in con.execute(f"describe select {_select_list(df)} from _incoming").fetchall():
-                if column not in have:
-                    con.execute(f'alter table {schema}.{name} add column "{column}" {sql_type}')
-            con.execute(f"insert into {schema}.{name} by name select {_select_list(df)} from _incoming")
-            con.unregister("_incoming")
+        write_frames(con, schema, replace=replace, append=append)
+
+
+def write_frames(con: duckdb.DuckDBPyConnection, schema: str, replace: Mapping[str, pd.DataFrame],
+                 append: Mapping[str, pd.DataFrame]) -> None:
+    """Inside the caller's transaction: replace the ``replace`` tables, append to the ``append`` tables."""
+    for name, df in replace.items():
+        con.register("_incoming", df)
+        con.execute(f"create or replace table {schema}.{name} as select {_select_list(df)} from _incoming")
+        con.unregister("_incoming")
+    for name, df in append.items():
+        con.register("_incoming", df)
+        con.execute(f"create table if not exists {schema}.{name} as "
+                    f"select {_select_list(df)} from _incoming where false")
+        # a history table made by an earlier version gains the columns added since (older rows: NULL)
+        have = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                          "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
+        for column, sql_type, *_ in con.execute(f"describe select {_select_list(df)} from _incoming").fetchall():
+            if column not in have:
+                con.execute(f'alter table {schema}.{name} add column "{column}" {sql_type}')
+        con.execute(f"insert into {schema}.{name} by name select {_select_list(df)} from _incoming")
+        con.unregister("_incoming")

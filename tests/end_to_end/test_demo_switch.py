@@ -19,7 +19,7 @@ def own_export(tmp_path, monkeypatch, dbt_manifest):
     monkeypatch.setenv("MICROSEG_DEMO_CUSTOMERS", "1500")  # the default config, at a size a test affords
     monkeypatch.delenv("MICROSEG_LANDING", raising=False)
     monkeypatch.delenv("MICROSEG_INBOX", raising=False)
-    raw, _, _ = make_demo_data(GeneratorConfig(n_customers=60, seed=5))
+    raw, _, _, _ = make_demo_data(GeneratorConfig(n_customers=60, seed=5))
     shop = tmp_path / "landing" / "shop"
     shop.mkdir(parents=True)
     customers = raw["customers"].assign(customer_id=raw["customers"]["customer_id"] + 800_000)

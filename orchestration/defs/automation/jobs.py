@@ -10,7 +10,9 @@ RAW = dg.AssetSelection.groups("raw")
 DEMO = dg.AssetSelection.groups("demo")  # empty unless demo mode is on
 FEATURES = dg.AssetSelection.assets(transform.dbt_features)
 SCORES = dg.AssetSelection.assets(scoring.customer_scores)
-SEGMENTATION = (dg.AssetSelection.groups("segmentation") - SCORES) | dg.AssetSelection.assets(transform.dbt_segment_marts)
+SEGMENT_MARTS = dg.AssetSelection.assets(transform.dbt_segment_marts)  # incl. the membership snapshot
+# a refit is followed by scoring, so customer_scores (everyone's current segment) always follows the model
+SEGMENTATION = dg.AssetSelection.groups("segmentation") | SEGMENT_MARTS
 
 refresh_features = dg.define_asset_job(
     "refresh_features",
@@ -21,24 +23,25 @@ refresh_features = dg.define_asset_job(
 segment_customers = dg.define_asset_job(
     "segment_customers",
     selection=SEGMENTATION,
-    description="Full refit: segmentation, profiles, the run ledger and the dbt marts over the results.",
+    description="Full refit: segmentation (ids kept where segments persist), profiles, the run ledger, scoring and "
+                "the dbt marts over the results (membership history, migrations, uplift).",
 )
 
 score_customers = dg.define_asset_job(
     "score_customers",
-    selection=FEATURES | SCORES,
-    description="Fast daily path: rebuild features from the raw tables and assign every customer to the current "
-                "model without refitting.",
+    selection=FEATURES | SCORES | SEGMENT_MARTS,
+    description="Fast daily path: rebuild features from the raw tables, assign every customer to the current "
+                "model without refitting, measure drift, and update the membership history and migrations.",
 )
 
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
-    selection=dg.AssetSelection.all() - SCORES,
-    description="Everything: exports -> raw -> dbt features -> segmentation and profiles -> dbt segment marts.",
+    selection=dg.AssetSelection.all(),
+    description="Everything: exports -> raw -> dbt features -> segmentation, profiles and scores -> dbt segment marts.",
 )
 
 ingest_and_score = dg.define_asset_job(
     "ingest_and_score",
-    selection=RAW | FEATURES | SCORES,
+    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS,
     description="Launched by inbox_sensor: append dropped files to raw, rebuild features, score customers.",
 )

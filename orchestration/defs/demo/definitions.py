@@ -18,6 +18,7 @@ from pydantic import Field
 
 from orchestration.defs.demo.synthetic import GeneratorConfig, make_demo_data
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.dbt import project_vars
 from orchestration.lib.metadata import markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, demo_mode, landing_path
 
@@ -25,6 +26,7 @@ DEMO_SOURCE = "demo"
 EXPORTS_KEY = dg.AssetKey(["demo", "synthetic_exports"])
 PLANTED_KEY = dg.AssetKey(["eval", "planted_personas"])
 FAULTS_KEY = dg.AssetKey(["eval", "planted_faults"])
+CHANGES_KEY = dg.AssetKey(["eval", "planted_changes"])
 
 
 class DemoExportsConfig(dg.Config):
@@ -34,7 +36,10 @@ class DemoExportsConfig(dg.Config):
     )
     seed: int = Field(default=42, description="Random seed: the same seed gives the same data.")
     reference_date: str = Field(
-        default="", description="Export date (YYYY-MM-DD) the history ends on. Empty means today.")
+        default="", description="Export date (YYYY-MM-DD) of period 0. Empty means today.")
+    period: int = Field(
+        default=0, description="0 = the first export; 1 = the same customers 92 days later, with planted changes "
+                               "(a persona moves from store to app, a new niche appears; see eval.planted_changes).")
 
 
 def _write_exports(raw: dict, folder: Path) -> dict[str, int]:
@@ -56,19 +61,26 @@ def _write_exports(raw: dict, folder: Path) -> dict[str, int]:
                      description="True persona of every synthetic customer. For evaluation only; features never read it."),
         dg.AssetSpec(FAULTS_KEY, group_name="demo", kinds={"python", "duckdb"}, owners=OWNERS, skippable=True,
                      description="Each fault the generator planted in the exports, its rate, row count and handling."),
+        dg.AssetSpec(CHANGES_KEY, group_name="demo", kinds={"python", "duckdb"}, owners=OWNERS, skippable=True,
+                     description="What the generator changed since period 0 (shifted persona, new niche), with "
+                                 "customer counts. Planted campaign uplift per customer is in eval.planted_personas."),
     ],
     can_subset=True,
     pool=WAREHOUSE_POOL,
 )
 def demo_exports(context: dg.AssetExecutionContext, config: DemoExportsConfig, warehouse: WarehouseResource):
     reference_date = config.reference_date or dt.date.today().isoformat()
-    raw, planted, faults = make_demo_data(
-        GeneratorConfig(n_customers=config.n_customers, seed=config.seed, reference_date=reference_date))
+    dbt_vars = project_vars()  # the demo retailer honours the same holdout the product measures against
+    generator = GeneratorConfig(n_customers=config.n_customers, seed=config.seed, reference_date=reference_date,
+                                period=config.period, holdout_share=float(dbt_vars["holdout_share"]),
+                                holdout_salt=str(dbt_vars["holdout_salt"]))
+    raw, planted, faults, changes = make_demo_data(generator)
     folder = landing_path() / DEMO_SOURCE
     rows = _write_exports(raw, folder)
-    context.log.info(f"Generated {config.n_customers:,} customers (seed {config.seed}, export date {reference_date}) "
-                     f"into {folder}.")
-    warehouse.replace_tables("eval", {"planted_personas": planted, "planted_faults": faults})
+    context.log.info(f"Generated {len(planted):,} customers (seed {config.seed}, period {config.period}, export date "
+                     f"{str(generator.export_date())[:10]}) into {folder}.")
+    warehouse.replace_tables("eval", {"planted_personas": planted, "planted_faults": faults,
+                                      "planted_changes": changes})
     selected = context.selected_asset_keys
     if EXPORTS_KEY in selected:
         yield dg.MaterializeResult(asset_key=EXPORTS_KEY, metadata={
@@ -76,6 +88,8 @@ def demo_exports(context: dg.AssetExecutionContext, config: DemoExportsConfig, w
             "reference_date": reference_date})
     if PLANTED_KEY in selected:
         yield dg.MaterializeResult(asset_key=PLANTED_KEY, metadata={"dagster/row_count": len(planted)})
+    if CHANGES_KEY in selected:
+        yield dg.MaterializeResult(asset_key=CHANGES_KEY, metadata={"dagster/row_count": len(changes)})
     if FAULTS_KEY in selected:
         yield dg.MaterializeResult(asset_key=FAULTS_KEY, metadata={
             "dagster/row_count": len(faults),

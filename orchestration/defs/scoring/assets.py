@@ -1,73 +1,132 @@
-"""The fast daily path: assign every customer in the feature mart to the current model, no refit.
+"""The daily path: assign every customer to the current model without refitting, and measure drift.
 
-New customers (not in the last fit) get a segment; customers whose features moved
-may change segment. Both are counted, so a user can see how far behaviour drifted
-since the last refit and decide when to refit. Scoring is one SQL statement built
-from the persisted model (``ml.scoring_sql``), so it runs inside the warehouse.
+``segments.customer_scores`` is every customer's *current* segment: right after a refit it
+equals the fit, and each scoring run replaces it (new customers get a segment, customers
+whose features moved may change one). Scoring is one SQL statement built from the persisted
+model (``ml.scoring_sql``) and drift is counted by another (``ml.drift``), so the customers
+never leave the warehouse. Each run appends a row to ``segments.scoring_runs`` and its drift
+measures to ``segments.drift_measures``, in the same transaction as the scores.
 """
 
+import datetime as dt
 import time
+import uuid
 
 import dagster as dg
+import pandas as pd
 
-from ml.scoring_sql import scoring_sql, sql_string
+from ml.drift import DriftThresholds, binned_counts_sql, breach_summary, drift_measures, long_counts
+from ml.scoring_sql import scoring_sql, sql_number, sql_string
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib.metadata import markdown_table, table_metadata
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
+from orchestration.lib.warehouse import has_table, write_frames
 
 SCORES_KEY = dg.AssetKey(["segments", "customer_scores"])
+FEATURES = "marts.customer_features_wide"
+DRIFT_CHECK = "no_drift_since_fit"
+DRIFT_BREACHES = "drift_breaches"  # metadata key the drift sensor reads
 
 
-@dg.asset(
-    key=SCORES_KEY,
-    deps=[dg.AssetKey(["marts", "customer_features_wide"]), dg.AssetKey(["segments", "model_scaling"]),
-          dg.AssetKey(["segments", "model_centroids"])],
-    group_name="segmentation",
-    kinds={"sql", "duckdb"},
-    owners=OWNERS,
+class ScoringConfig(dg.Config):
+    feature_psi: float = DriftThresholds.feature_psi
+    far_share: float = DriftThresholds.far_share
+    segment_size_psi: float = DriftThresholds.segment_size_psi
+    min_customers: int = DriftThresholds.min_customers
+
+    def thresholds(self) -> DriftThresholds:
+        return DriftThresholds(**self.model_dump())
+
+
+def _model(con) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    if not has_table(con, "segments", "segmentation_runs"):
+        raise dg.Failure("No segmentation model yet: run the segment_customers job once before scoring.")
+    (run,) = con.execute("select run_id from segments.segmentation_runs order by finished_at desc limit 1").fetchone()
+    # the model is a few hundred rows; the customers never leave the warehouse
+    tables = [con.execute(f"select * from segments.{t} where run_id = ?", [run]).df()
+              for t in ("model_scaling", "model_centroids", "model_reference")]
+    return run, *tables
+
+
+MODEL_KEYS = [dg.AssetKey(["marts", "customer_features_wide"]), dg.AssetKey(["segments", "model_scaling"]),
+              dg.AssetKey(["segments", "model_centroids"]), dg.AssetKey(["segments", "model_reference"])]
+SCORING_TABLES = {
+    "customer_scores": "Every customer's current segment under the latest model (no refit): segment, distance, "
+                       "whether the customer is new since the fit or changed segment, the result it belongs to.",
+    "scoring_runs": "One row per scoring result (a refit is scored straight away, then every daily score): model, "
+                    "as-of date, customers, new and changed, and whether drift breached a threshold.",
+    "drift_measures": "Per scoring result, every drift measure against the fit: feature PSI (base and per macro "
+                      "segment), share far from every centroid, segment-size PSI; value, threshold, breached.",
+}
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(dg.AssetKey(["segments", t]), description=d, deps=MODEL_KEYS, group_name="segmentation",
+                        kinds={"sql", "duckdb"}, owners=OWNERS) for t, d in SCORING_TABLES.items()],
+    check_specs=[dg.AssetCheckSpec(DRIFT_CHECK, asset=SCORES_KEY, description=(
+        "Customers still look like the ones the model was fitted on: per-feature PSI (base and per macro segment), "
+        "share beyond the fit's 95th percentile distance, and segment-size PSI under their thresholds."))],
     pool=WAREHOUSE_POOL,
-    description="Every customer assigned to the current (latest) model without refitting: segment, distance, "
-                "whether the customer is new since the fit or changed segment.",
 )
-def customer_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with warehouse.connect(read_only=True) as con:
-        has_model = con.execute("select count(*) from information_schema.tables "
-                                "where table_schema = 'segments' and table_name = 'segmentation_runs'").fetchone()[0]
-        if not has_model:
-            raise dg.Failure("No segmentation model yet: run the segment_customers job once before scoring.")
-        (model_run,) = con.execute("select run_id from segments.segmentation_runs "
-                                   "order by finished_at desc limit 1").fetchone()
-        # the model is a few hundred rows; the customers never leave the warehouse
-        scaling = con.execute("select * from segments.model_scaling where run_id = ?", [model_run]).df()
-        centroids = con.execute("select * from segments.model_centroids where run_id = ?", [model_run]).df()
-
-    scored = scoring_sql(scaling, centroids, "marts.customer_features_wide")
-    select = f"""
-        select s.customer_id, s.macro_segment_id, s.segment_id, s.macro_distance, s.distance,
-               fit.segment_id as fitted_segment_id,
-               fit.segment_id is null as is_new_customer,
-               fit.segment_id is not null and s.segment_id <> fit.segment_id as changed_segment,
-               {sql_string(model_run)} as model_run_id,
-               current_timestamp as scored_at,
-               {sql_string(context.run.run_id)} as dagster_run_id
-        from ({scored}) as s
-        left join segments.customer_segments as fit on s.customer_id = fit.customer_id"""
+def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
+    result_id = f"score-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
-    counts = warehouse.replace_tables_from_sql("segments", {"customer_scores": select})
-    seconds = time.perf_counter() - started
-
-    with warehouse.connect(read_only=True) as con:
-        new, changed = con.execute("select count(*) filter (where is_new_customer), "
-                                   "count(*) filter (where changed_segment) from segments.customer_scores").fetchone()
+    with warehouse.transaction("segments") as con:
+        model_run, scaling, centroids, reference = _model(con)
+        scored = scoring_sql(scaling, centroids, FEATURES)
+        p95 = reference.loc[reference["measure"] == "distance_p95", "value"]
+        con.execute(f"""
+            create or replace table segments.customer_scores as
+            select s.customer_id, s.macro_segment_id, s.segment_id, s.macro_distance, s.distance,
+                   fit.segment_id as fitted_segment_id,
+                   fit.segment_id is null as is_new_customer,
+                   fit.segment_id is not null and s.segment_id <> fit.segment_id as changed_segment,
+                   f.as_of_date,
+                   {sql_string(model_run)} as model_run_id,
+                   {sql_string(result_id)} as result_id,
+                   current_timestamp as scored_at,
+                   {sql_string(context.run.run_id)} as dagster_run_id
+            from ({scored}) as s
+            inner join {FEATURES} as f on s.customer_id = f.customer_id
+            left join segments.customer_segments as fit on s.customer_id = fit.customer_id""")
+        total, new, changed, far, as_of = con.execute(
+            f"select count(*), count(*) filter (where is_new_customer), count(*) filter (where changed_segment), "
+            f"avg(case when distance > {sql_number(p95.iloc[0]) if len(p95) else 'null'} then 1.0 else 0.0 end), "
+            f"max(as_of_date) from segments.customer_scores").fetchone()
+        shares = con.execute("select segment_id, count(*) * 1.0 / sum(count(*)) over () as share "
+                             "from segments.customer_scores group by segment_id").df().set_index("segment_id")["share"]
+        counts = long_counts(con.execute(binned_counts_sql(reference, FEATURES, "segments.customer_segments")).df(),
+                             reference) if len(reference) else pd.DataFrame(
+            columns=["scope", "feature", "bin", "share", "customers"])
+        measures = drift_measures(reference, counts, float(far or 0.0), shares, config.thresholds())
+        summary = breach_summary(measures)
+        write_frames(con, "segments", replace={}, append={
+            "drift_measures": measures.assign(result_id=result_id, model_run_id=model_run),
+            "scoring_runs": pd.DataFrame([{
+                "result_id": result_id, "dagster_run_id": context.run.run_id, "model_run_id": model_run,
+                "scored_at": dt.datetime.now(dt.timezone.utc), "as_of_date": as_of, "customers": total,
+                "new_customers": new, "changed_segment": changed, "drift_breached": bool(summary),
+                "drift_summary": summary}]),
+        })
         moves = con.execute("select fitted_segment_id, segment_id, count(*) as customers from segments.customer_scores "
                             "where changed_segment group by all order by customers desc, 1, 2 limit 15").df()
         metadata = table_metadata(con, "segments", "customer_scores")
-    total = counts["customer_scores"]
+    seconds = time.perf_counter() - started
     context.log.info(f"Scored {total:,} customers in the warehouse in {seconds:.1f} s with model {model_run}: "
-                     f"{new:,} new, {changed:,} changed segment.")
-    return dg.MaterializeResult(metadata={
-        **metadata, "model_run_id": model_run, "new_customers": new, "changed_segment": changed,
-        "changed_share": float(changed / max(total - new, 1)),
-        "scoring_seconds": round(seconds, 2),
+                     f"{new:,} new, {changed:,} changed segment; drift: {summary or 'none past its threshold'}.")
+    yield dg.MaterializeResult(asset_key=["segments", "scoring_runs"], metadata={
+        "dagster/table_name": "segments.scoring_runs", "rows_appended": 1, "result_id": result_id})
+    yield dg.MaterializeResult(asset_key=["segments", "drift_measures"], metadata={
+        "dagster/table_name": "segments.drift_measures", "rows_appended": len(measures), "result_id": result_id,
+        "breached": int(measures["breached"].sum())})
+    yield dg.MaterializeResult(asset_key=SCORES_KEY, metadata={
+        **metadata, "model_run_id": model_run, "result_id": result_id, "new_customers": new,
+        "changed_segment": changed, "changed_share": float(changed / max(total - new, 1)),
+        "scoring_seconds": round(seconds, 2), DRIFT_BREACHES: summary,
         "largest_moves": markdown_table(moves, max_rows=15) if len(moves) else "none",
     })
+    yield dg.AssetCheckResult(
+        check_name=DRIFT_CHECK, passed=not summary, severity=dg.AssetCheckSeverity.WARN,
+        description=summary or "no drift measure past its threshold",
+        metadata={"measures": markdown_table(measures.head(20).round(4), max_rows=20),
+                  "far_from_centroids": float(far or 0.0), "model_run_id": model_run})

@@ -13,14 +13,17 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ml.drift import bin_edges, reference_table
 from ml.profiles import build_profiles, trait_table
+from ml.segment_ids import match_segment_ids
 from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.segmentation.config import SegmentationRunConfig
 from orchestration.defs.segmentation.run_record import (
     BLOCKING_CHECKS,
-    code_version,
     blocking_verdicts,
+    code_version,
+    drift_columns,
     ledger_row,
     new_run_id,
     published_tables,
@@ -39,6 +42,11 @@ SEGMENT_TABLES = {
                          "candidate's scores, input fingerprint, code version and the dbt run that built the features.",
     "model_scaling": "Fitted feature scaling per level/parent and run_id: replay it to score new customers (also in SQL).",
     "model_centroids": "Centroids per segment in the scaled feature space, per run_id: nearest centroid = segment.",
+    "model_reference": "What the customers looked like at fit time, per run_id: per-feature decile bins and shares "
+                       "(base and per macro segment), the 95th percentile distance, segment shares. Drift is "
+                       "measured against it.",
+    "segment_lineage": "How each run's segments descend from the previous run's: previous and new id, shared "
+                       "customers, Jaccard overlap, and the event (kept, split, merged, flow, new, retired).",
 }
 CHECK_DESCRIPTIONS = {
     "every_customer_assigned_once": "Every customer in customer_features has exactly one segment.",
@@ -54,6 +62,29 @@ def _features_lineage(context: dg.AssetExecutionContext) -> dict[str, str | None
         return {"features_dagster_run_id": None, "dbt_invocation_id": None}
     invocation = event.asset_materialization.metadata.get("invocation_id")
     return {"features_dagster_run_id": event.run_id, "dbt_invocation_id": getattr(invocation, "value", None)}
+
+
+REFIT_TRIGGER_TAG = "microseg/refit_trigger"  # set by the drift sensor: which measure launched the refit
+
+
+def _previous_result(warehouse: WarehouseResource) -> tuple[pd.DataFrame | None, set[str], str | None]:
+    """The published segments (stable ids), every id ever issued, and the run that published them."""
+    if not warehouse.has_table("segments", "customer_segments"):
+        return None, set(), None
+    previous = warehouse.query_df("select customer_id, macro_segment_id, segment_id, run_id from segments.customer_segments")
+    issued = set(previous["macro_segment_id"]) | set(previous["segment_id"])
+    if warehouse.has_table("segments", "segment_lineage"):
+        issued |= set(warehouse.query_df("select distinct segment_id from segments.segment_lineage "
+                                         "where segment_id is not null")["segment_id"])
+    run_id = previous["run_id"].iloc[0] if len(previous) else None
+    return previous.drop(columns="run_id"), issued, run_id
+
+
+def _refit_trigger(context: dg.AssetExecutionContext) -> str:
+    tags = context.run.tags
+    if REFIT_TRIGGER_TAG in tags:
+        return tags[REFIT_TRIGGER_TAG]
+    return f"schedule {tags['dagster/schedule_name']}" if "dagster/schedule_name" in tags else "manual"
 
 
 def _profile_metadata(profiles: pd.DataFrame, result: SegmentationResult, features: pd.DataFrame,
@@ -100,7 +131,11 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
         raise dg.Failure("marts.customer_features_wide is empty: nothing to segment. Materialise the dbt models first.")
     context.log.info(f"Segmenting {len(features):,} customers with {engine.algorithm}, seed {engine.seed}.")
 
-    result = fit_segments(features, engine)
+    previous, issued, previous_run_id = _previous_result(warehouse)
+    fitted = fit_segments(features, engine)
+    # keep the previous run's ids where a segment still holds the same customers
+    match = match_segment_ids(previous, fitted.assignments[["customer_id", "macro_segment_id", "segment_id"]], issued)
+    result = fitted.relabel(match.mapping)
     traits = trait_table(features, result.assignments)
     profiles = build_profiles(features, result.assignments, result.stability(), traits, config.total_budget)
 
@@ -117,15 +152,22 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
     run_id = new_run_id(started)
     ledger = ledger_row(run_id=run_id, dagster_run_id=context.run.run_id, started=started,
                         finished=dt.datetime.now(dt.timezone.utc), parameters=config.model_dump(), result=result,
-                        features=features, features_lineage=_features_lineage(context), version=code_version())
-    replace, append = published_tables(run_id, result, profiles, traits, ledger)
+                        features=features, features_lineage=_features_lineage(context), version=code_version(),
+                        history={"refit_trigger": _refit_trigger(context), "previous_run_id": previous_run_id,
+                                 "ids_kept": match.kept_share()})
+    reference = reference_table(features, result.assignments, bin_edges(features, drift_columns(result)))
+    replace, append = published_tables(run_id, result, profiles, traits, ledger,
+                                       lineage=match.lineage.assign(previous_run_id=previous_run_id),
+                                       reference=reference)
     warehouse.publish("segments", replace=replace, append=append)
     context.log.info(f"Published run {run_id}: {len(result.macro_ids)} macro, "
-                     f"{ledger['micro_k'].item()} micro segments for {len(features):,} customers.")
+                     f"{ledger['micro_k'].item()} micro segments for {len(features):,} customers; "
+                     f"{match.kept_share():.0%} of segments kept their id from {previous_run_id or 'no previous run'}.")
 
     extra = {
         "segment_profiles": _profile_metadata(profiles, result, features, engine.seed),
         "segmentation_runs": {"k_candidates": markdown_table(result.candidates().round(4), max_rows=100)},
+        "segment_lineage": {"lineage": markdown_table(match.lineage.round(3), max_rows=100)},
     }
     for table, df in replace.items():
         yield dg.MaterializeResult(asset_key=["segments", table], metadata={

@@ -79,7 +79,7 @@ def fingerprint(features: pd.DataFrame) -> str:
 
 def ledger_row(*, run_id: str, dagster_run_id: str, started: dt.datetime, finished: dt.datetime,
                parameters: dict, result: SegmentationResult, features: pd.DataFrame,
-               features_lineage: dict[str, str | None], version: str) -> pd.DataFrame:
+               features_lineage: dict[str, str | None], version: str, history: dict | None = None) -> pd.DataFrame:
     """One row of segments.segmentation_runs: what ran, with which parameters, on which input."""
     return pd.DataFrame([{
         "run_id": run_id,
@@ -102,11 +102,21 @@ def ledger_row(*, run_id: str, dagster_run_id: str, started: dt.datetime, finish
         "code_version": version,
         "features_dagster_run_id": features_lineage.get("features_dagster_run_id"),
         "dbt_invocation_id": features_lineage.get("dbt_invocation_id"),
-    }])
+        # why this refit ran (manual, a schedule, or the drift measure that triggered it), what it followed,
+        # and the share of its segments that kept their id
+        **{"refit_trigger": "manual", "previous_run_id": None, "ids_kept": None, **(history or {})},
+    }]).astype({"previous_run_id": "string", "refit_trigger": "string", "ids_kept": "float64"})
+
+
+def drift_columns(result: SegmentationResult) -> list[str]:
+    """The numeric feature columns any level of the model uses: what drift is measured on."""
+    params = pd.concat([m.scaler.params for m in (result.macro, *result.micro.values())])
+    return sorted(params.loc[params["kind"] == "numeric", "source_column"].unique())
 
 
 def published_tables(run_id: str, result: SegmentationResult, profiles: pd.DataFrame, traits: pd.DataFrame,
-                     ledger: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+                     ledger: pd.DataFrame, lineage: pd.DataFrame | None = None, reference: pd.DataFrame | None = None,
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(tables replaced, tables appended) in segments.*, every row tagged with the run id.
 
     The ledger row is appended with the model, so a run is in the ledger exactly when its results are published.
@@ -125,4 +135,10 @@ def published_tables(run_id: str, result: SegmentationResult, profiles: pd.DataF
         "model_scaling": scaling.assign(run_id=run_id),
         "model_centroids": centroids.assign(run_id=run_id),
     }
+    if lineage is not None:
+        # text columns typed as text even when a first run has no previous ids
+        append["segment_lineage"] = lineage.assign(run_id=run_id).astype(
+            {"previous_segment_id": "string", "segment_id": "string", "previous_run_id": "string"})
+    if reference is not None:
+        append["model_reference"] = reference.assign(run_id=run_id)
     return replace, append

@@ -25,7 +25,7 @@ from orchestration.lib.dbt import dbt_project, project_vars
 from orchestration.lib.metadata import table_metadata
 from orchestration.lib.settings import WAREHOUSE_ENV, WAREHOUSE_POOL, parse_as_of_date
 
-SEGMENT_MARTS = "marts.segments"  # dbt selector (fqn) of the models over the segmentation's tables
+SEGMENT_MARTS = "marts.segments resource_type:snapshot"  # dbt selector: the models over the segmentation's tables, and the membership snapshot
 
 if not dbt_project.manifest_path.exists():
     raise FileNotFoundError(

@@ -1,4 +1,12 @@
--- Segments ranked by priority within each level, with each KPI beside its target.
+-- Segments ranked by priority within each level, with each KPI beside its target, and ranked by
+-- evidence: measured conversion uplift (latest month, where significant) first, expected value after.
+with latest_uplift as (
+    select level, segment_id, conversion_uplift, conversion_uplift_significant,
+           row_number() over (partition by level, segment_id order by period_start desc) as recency
+    from {{ ref('segment_uplift') }}
+),
+
+kpis as (
 select
     p.level,
     p.segment_id,
@@ -25,3 +33,18 @@ select
     r.finished_at as segmented_at
 from {{ source('segments', 'segment_profiles') }} as p
 inner join {{ source('segments', 'segmentation_runs') }} as r on p.run_id = r.run_id
+)
+
+select
+    k.*,
+    u.conversion_uplift as measured_conversion_uplift,
+    coalesce(u.conversion_uplift_significant, false) as has_measured_uplift,
+    case when u.conversion_uplift_significant then 'measured uplift' else 'expected value' end as ranked_by,
+    row_number() over (
+        partition by k.level
+        order by case when u.conversion_uplift_significant then 0 else 1 end,
+                 case when u.conversion_uplift_significant then u.conversion_uplift end desc,
+                 k.priority_score desc, k.segment_id
+    ) as evidence_rank
+from kpis as k
+left join latest_uplift as u on u.level = k.level and u.segment_id = k.segment_id and u.recency = 1

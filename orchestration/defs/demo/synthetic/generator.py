@@ -8,7 +8,8 @@ exports are dirty.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -49,20 +50,47 @@ CATEGORY_CONCENTRATION = 60.0
 OTHER_CATEGORY_AFFINITY = 0.05
 HISTORY_DAYS = 2 * 365  # orders are drawn from the last two years before the reference date
 
+# --- time: later periods of the same customers, with planted changes (the truth goes to eval.*) ---
+PERIOD_DAYS = 92  # period p is exported p * 92 days after reference_date (2026-06-30 -> 2026-09-30)
+# From period 1 on, this micro persona orders through the app instead of in store (its store and app
+# shares swap), and a new niche of customers appears.
+SHIFTED_PERSONA = "fashion_and_beauty/in_store_classic"
+NEW_NICHE = replace(PERSONAS[16], macro="active_outdoors", micro="trail_runners_new", weight=1.0,
+                    home_region="West", home_region_share=0.9, age_mean=29, channels=(0.2, 0.75, 0.05),
+                    categories={"sports_outdoor": 5.0, "footwear": 4.0, "beauty": 1.0}, orders_per_year=8,
+                    recency_mean_days=12, tenure_mean_days=70)
+NEW_NICHE_SHARE = 0.04  # of n_customers
+NICHE_ID_OFFSET = 1_000_000_000  # the niche's ids never meet the base's
+# Campaigns of the reference date's calendar month: holdout customers get no touch that month, and
+# reached customers of these macro personas who would not have ordered that month do so with this
+# probability (so the measured conversion uplift is this times the share who would not have ordered).
+PLANTED_UPLIFT = {"deal_seeking_families": 0.5, "fashion_and_beauty": 0.5}
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:
     n_customers: int = 20_000
     seed: int = 42
-    reference_date: str = "2026-06-30"  # the day the export was taken
+    reference_date: str = "2026-06-30"  # the day the period-0 export was taken
+    period: int = 0  # 0 = the first export; 1, 2, ... = later exports of the same customers
+    holdout_share: float = 0.10  # the retailer keeps these customers out of campaigns (dbt var holdout_share)
+    holdout_salt: str = "microseg-holdout-v1"  # dbt var holdout_salt
+
+    def export_date(self) -> np.datetime64:
+        return np.datetime64(self.reference_date, "s") + np.timedelta64(self.period * PERIOD_DAYS, "D")
+
+
+def holdout_bucket(customer_id: np.ndarray, salt: str) -> np.ndarray:
+    """The holdout rule of dbt's macro holdout_bucket, mirrored so the demo retailer honours it."""
+    return np.array([int(hashlib.md5(f"{salt}:{c}".encode()).hexdigest()[:8], 16) / 2 ** 32 for c in customer_id])
 
 
 def _rng(config: GeneratorConfig) -> np.random.Generator:
     return np.random.default_rng(config.seed)
 
 
-def _persona_params(field: str) -> np.ndarray:
-    return np.array([getattr(p, field) for p in PERSONAS], dtype=float)
+def _persona_params(field: str, personas=PERSONAS) -> np.ndarray:
+    return np.array([getattr(p, field) for p in personas], dtype=float)
 
 
 def _dirichlet_rows(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
@@ -121,15 +149,41 @@ def generate_products(config: GeneratorConfig) -> pd.DataFrame:
 
 
 def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
-    """Return clean tables keyed by raw table name, plus ``planted_personas``."""
+    """Return clean tables keyed by raw table name, plus ``planted_personas``.
+
+    Period p > 0 draws the same customers with the same seed, so nothing changes but what is
+    planted: the shifted persona's store/app swap here, the new niche in ``generate_new_niche``."""
+    return _generate(config, PERSONAS, id_offset=0)
+
+
+def generate_new_niche(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
+    """From period 1 on: the customers of a niche that did not exist before (clean tables, own ids)."""
+    n = max(1, int(NEW_NICHE_SHARE * config.n_customers))
+    return _generate(replace(config, n_customers=n, seed=config.seed + 1000), (NEW_NICHE,), id_offset=NICHE_ID_OFFSET)
+
+
+def planted_changes(config: GeneratorConfig, planted: pd.DataFrame) -> pd.DataFrame:
+    """What changed since period 0, with how many customers: the truth the drift and migration checks use."""
+    columns = ["from_period", "change", "persona", "customers", "detail"]
+    if config.period < 1:
+        return pd.DataFrame(columns=columns)
+    niche = f"{NEW_NICHE.macro}/{NEW_NICHE.micro}"
+    return pd.DataFrame([
+        (1, "behaviour_shift", SHIFTED_PERSONA, int((planted["micro_persona"] == SHIFTED_PERSONA).sum()),
+         "store and app order shares swapped"),
+        (1, "new_niche", niche, int((planted["micro_persona"] == niche).sum()), "customers not there in period 0"),
+    ], columns=columns)
+
+
+def _generate(config: GeneratorConfig, personas, id_offset: int) -> dict[str, pd.DataFrame]:
     rng = _rng(config)
     n = config.n_customers
-    ref = np.datetime64(config.reference_date, "s")
+    ref = config.export_date()
     day = np.timedelta64(86400, "s")
 
-    weights = _persona_params("weight")
-    persona = rng.choice(len(PERSONAS), size=n, p=weights / weights.sum())
-    P = {f: _persona_params(f)[persona] for f in (
+    weights = _persona_params("weight", personas)
+    persona = rng.choice(len(personas), size=n, p=weights / weights.sum())
+    P = {f: _persona_params(f, personas)[persona] for f in (
         "age_mean", "female_share", "home_region_share", "loyalty_share", "orders_per_year",
         "recency_mean_days", "tenure_mean_days", "price_level", "items_per_order",
         "discount_share", "discount_depth", "email_open", "email_click", "sms_click",
@@ -137,15 +191,15 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
         )}
 
     def matrix(getter) -> np.ndarray:
-        return np.array([getter(p) for p in PERSONAS], dtype=float)[persona]
+        return np.array([getter(p) for p in personas], dtype=float)[persona]
 
     # --- customers -------------------------------------------------------------------------
-    customer_id = np.arange(1, n + 1, dtype=np.int64) + 100_000
+    customer_id = np.arange(1, n + 1, dtype=np.int64) + 100_000 + id_offset
     age = np.clip(rng.normal(P["age_mean"], 7.0), 18, 90)
     birth = ref - (age * 365.25 * day).astype("timedelta64[s]")
     gender = np.where(rng.random(n) < P["female_share"], 0, 1)
     gender = _codes(("F", "M", "X"), np.where(rng.random(n) < 0.02, 2, gender))
-    home = np.array([REGIONS.index(p.home_region) for p in PERSONAS])[persona]
+    home = np.array([REGIONS.index(p.home_region) for p in personas])[persona]
     region_idx = np.where(rng.random(n) < P["home_region_share"], home, rng.integers(0, len(REGIONS), n))
     city_idx = rng.integers(0, 3, n)
     region = _codes(REGIONS, region_idx)
@@ -182,13 +236,18 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     price_q = _beta_around(rng, P["price_level"], 12.0)
     discount_p = _beta_around(rng, P["discount_share"], 10.0)
     return_p = _beta_around(rng, P["return_share"], 20.0)
-    cat_weights = np.full((len(PERSONAS), len(CATEGORIES)), OTHER_CATEGORY_AFFINITY)
-    for i, p in enumerate(PERSONAS):
+    cat_weights = np.full((len(personas), len(CATEGORIES)), OTHER_CATEGORY_AFFINITY)
+    for i, p in enumerate(personas):
         for cat, w in p.categories.items():
             cat_weights[i, CATEGORIES.index(cat)] = w
     cat_probs = _dirichlet_rows(rng, (cat_weights / cat_weights.sum(1, keepdims=True))[persona] * CATEGORY_CONCENTRATION)
     chan_probs = _dirichlet_rows(rng, matrix(lambda p: p.channels) * 20.0)
     dev_probs = _dirichlet_rows(rng, matrix(lambda p: p.devices) * 20.0)
+    micro_names = [f"{p.macro}/{p.micro}" for p in personas]
+    if config.period >= 1 and SHIFTED_PERSONA in micro_names:
+        # swap store and app after the draw: no random number is drawn differently, so nobody else changes
+        shifted = persona == micro_names.index(SHIFTED_PERSONA)
+        chan_probs[shifted] = chan_probs[shifted][:, [0, 2, 1]]
 
     # --- orders ------------------------------------------------------------------------------
     oc = np.repeat(np.arange(n), n_orders)  # customer index of each order
@@ -207,7 +266,7 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     discount_pct = np.where(discounted, np.round(np.clip(rng.normal(P["discount_depth"][oc], 0.05), 0.05, 0.6), 2), 0.0)
     u = rng.random(n_o)
     status = _codes(("completed", "cancelled", "returned"), np.where(u < 0.02, 1, np.where(u < 0.02 + return_p[oc], 2, 0)))
-    order_id = np.arange(1, n_o + 1, dtype=np.int64) + 5_000_000
+    order_id = np.arange(1, n_o + 1, dtype=np.int64) + 5_000_000 + id_offset
     orders = pd.DataFrame({
         "order_id": order_id,
         "customer_id": customer_id[oc],
@@ -229,7 +288,7 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     unit_price = products["price"].to_numpy()[product_idx]
     quantity = 1 + rng.poisson(0.25, len(io))
     items = pd.DataFrame({
-        "order_item_id": np.arange(1, len(io) + 1, dtype=np.int64) + 20_000_000,
+        "order_item_id": np.arange(1, len(io) + 1, dtype=np.int64) + 20_000_000 + id_offset,
         "order_id": order_id[io],
         "product_id": products["product_id"].to_numpy()[product_idx],
         "line_type": _codes(("sale", "refund"), np.zeros(len(io), dtype=int)),
@@ -251,8 +310,8 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     within = np.arange(len(es)) - np.repeat(np.cumsum(events_per_session) - events_per_session, events_per_session)
     kind = np.where(within < n_views[es], 0, np.where(within < n_views[es] + n_search[es], 1, 2))
     web_events = pd.DataFrame({
-        "event_id": np.arange(1, len(es) + 1, dtype=np.int64),
-        "session_id": np.arange(1, n_s + 1, dtype=np.int64)[es] + 70_000_000,
+        "event_id": np.arange(1, len(es) + 1, dtype=np.int64) + id_offset,
+        "session_id": np.arange(1, n_s + 1, dtype=np.int64)[es] + 70_000_000 + id_offset,
         "customer_id": customer_id[sc][es],
         "event_ts": session_ts[es] + (within * 40).astype("timedelta64[s]"),
         "event_type": _codes(("page_view", "search", "add_to_cart"), kind),
@@ -269,7 +328,7 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     clicked = opened & (rng.random(len(tc)) < click_rate)
     converted = clicked & (rng.random(len(tc)) < P["conversion"][tc] * 2)
     touches = pd.DataFrame({
-        "touch_id": np.arange(1, len(tc) + 1, dtype=np.int64),
+        "touch_id": np.arange(1, len(tc) + 1, dtype=np.int64) + id_offset,
         "customer_id": customer_id[tc],
         "channel": _codes(TOUCH_CHANNELS, t_chan),
         "sent_at": ref - (rng.random(len(tc)) * 365 * day).astype("timedelta64[s]"),
@@ -278,10 +337,17 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
         "converted": converted,
     })
 
+    uplift = np.array([PLANTED_UPLIFT.get(p.macro, 0.0) for p in personas])[persona]
+    touches, extra_orders, extra_items = _campaign_month(config, ref, customer_id, uplift, touches, orders, items,
+                                                         chan_probs, dev_probs, cat_probs, price_q, products)
+    orders = pd.concat([orders, extra_orders], ignore_index=True)
+    items = pd.concat([items, extra_items], ignore_index=True)
+
     planted = pd.DataFrame({
         "customer_id": customer_id,
-        "macro_persona": pd.Categorical([p.macro for p in PERSONAS])[persona],
-        "micro_persona": _codes([f"{p.macro}/{p.micro}" for p in PERSONAS], persona),
+        "macro_persona": pd.Categorical([p.macro for p in personas])[persona],
+        "micro_persona": _codes(micro_names, persona),
+        "planted_conversion_uplift": uplift,
     })
     return {
         "customers": customers,
@@ -292,3 +358,51 @@ def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
         "marketing_touches": touches,
         "planted_personas": planted,
     }
+
+
+def _campaign_month(config: GeneratorConfig, ref: np.datetime64, customer_id: np.ndarray, uplift: np.ndarray,
+                    touches: pd.DataFrame, orders: pd.DataFrame, items: pd.DataFrame, chan_probs, dev_probs,
+                    cat_probs, price_q,
+                    products: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The export date's calendar month is a campaign measured against the holdout: holdout customers get
+    no touch, and reached customers with a planted uplift who would not have ordered that month order once
+    with that probability. Returns (touches, extra orders, their items); a generator of its own keeps
+    every other draw as it was."""
+    rng = np.random.default_rng(config.seed + 7)
+    month_start = ref.astype("datetime64[M]").astype("datetime64[s]")
+    holdout = holdout_bucket(customer_id, config.holdout_salt) < config.holdout_share
+    index = pd.Series(np.arange(len(customer_id)), index=customer_id)
+    in_month = touches["sent_at"].to_numpy() >= month_start
+    touches = touches[~(in_month & holdout[index[touches["customer_id"]].to_numpy()])].reset_index(drop=True)
+    reached = np.zeros(len(customer_id), dtype=bool)
+    reached[index[touches.loc[touches["sent_at"] >= month_start, "customer_id"]].to_numpy()] = True
+    ordered = np.zeros(len(customer_id), dtype=bool)
+    ordered[index[orders.loc[orders["order_ts"] >= month_start, "customer_id"]].to_numpy()] = True
+    converts = np.flatnonzero(reached & ~ordered & (rng.random(len(customer_id)) < uplift))
+    n = len(converts)
+    channel = _categorical_draw(rng, chan_probs, converts)
+    device = _categorical_draw(rng, dev_probs, converts)
+    device = np.where((channel == 1) & (device == 0), 1, device)
+    order_id = orders["order_id"].max() + 1 + np.arange(n, dtype=np.int64)
+    span = (ref - month_start).astype("timedelta64[s]").astype(np.int64)
+    extra_orders = pd.DataFrame({
+        "order_id": order_id,
+        "customer_id": customer_id[converts],
+        "order_ts": month_start + (rng.random(n) * span).astype("timedelta64[s]"),
+        "channel": _codes(ORDER_CHANNELS, channel),
+        "device": _codes(DEVICES, np.where(channel == 2, -1, device)),
+        "discount_pct": np.zeros(n),
+        "status": _codes(("completed", "cancelled", "returned"), np.zeros(n, dtype=int)),
+    })
+    category = _categorical_draw(rng, cat_probs, converts)
+    q = np.clip(price_q[converts] + rng.normal(0, 0.12, n), 0, 0.999)
+    product_idx = category * PRODUCTS_PER_CATEGORY + (q * PRODUCTS_PER_CATEGORY).astype(int)
+    extra_items = pd.DataFrame({
+        "order_item_id": items["order_item_id"].max() + 1 + np.arange(n, dtype=np.int64),
+        "order_id": order_id,
+        "product_id": products["product_id"].to_numpy()[product_idx],
+        "line_type": _codes(("sale", "refund"), np.zeros(n, dtype=int)),
+        "quantity": np.ones(n, dtype=np.int64),
+        "unit_price": products["price"].to_numpy()[product_idx],
+    })
+    return touches, extra_orders, extra_items

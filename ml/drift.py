@@ -1,0 +1,143 @@
+"""Drift since the fit: how far today's customers are from the ones the model was fitted on.
+
+At fit time a *reference* is kept as rows of a table: per feature, decile bin edges and
+the share of customers in each bin (for the whole base and within each macro segment),
+the fit's own 95th percentile distance to the nearest centroid, and each segment's share.
+Each scoring run counts today's customers into the same bins inside the warehouse (one
+portable SELECT, see ``binned_counts_sql``) and compares:
+
+- population stability index (PSI) per feature, for the base and per macro segment: a
+  micro persona that moves from store to app barely moves the base but shows in its macro;
+- the share of customers beyond the fit's 95th percentile distance (about 5% without drift);
+- a PSI over segment sizes.
+
+Past a threshold a measure is *breached*; a breach is what triggers a refit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml.scoring_sql import quote_identifier, sql_number, sql_string
+
+DECILES = np.linspace(0.1, 0.9, 9)
+POPULATION = "population"
+PSI_FLOOR = 1e-4  # an empty bin counts as this share, so PSI stays finite
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    feature_psi: float = 0.2  # PSI above 0.2 is the usual "significant shift"
+    far_share: float = 0.10  # twice the 5% expected beyond the fit's 95th percentile distance
+    segment_size_psi: float = 0.1
+    min_customers: int = 100  # a segment smaller than this is too noisy to judge
+
+
+def bin_edges(features: pd.DataFrame, columns: list[str]) -> dict[str, list[float]]:
+    """Decile edges per numeric column (fewer where values repeat); bin 0 holds NULLs."""
+    edges = {}
+    for column in columns:
+        x = pd.to_numeric(features[column], errors="coerce").astype(float).dropna().to_numpy()
+        edges[column] = [float(e) for e in np.unique(np.quantile(x, DECILES))] if len(x) else []
+    return edges
+
+
+def _bin(values: pd.Series, edges: list[float]) -> np.ndarray:
+    x = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    bins = np.searchsorted(np.asarray(edges, dtype=float), x, side="left") + 1  # x <= edge k lands in bin k
+    return np.where(np.isnan(x), 0, bins)
+
+
+def reference_table(features: pd.DataFrame, assignments: pd.DataFrame, edges: dict[str, list[float]]) -> pd.DataFrame:
+    """The reference rows kept with a fitted model (measure, scope, feature, bin, upper_edge, value)."""
+    macro = assignments["macro_segment_id"].to_numpy()
+    rows = []
+    for column, column_edges in edges.items():
+        bins = _bin(features[column], column_edges)
+        upper = [*column_edges, None]
+        for scope, mask in [(POPULATION, np.ones(len(bins), dtype=bool)),
+                            *[(m, macro == m) for m in sorted(set(macro))]]:
+            counts = np.bincount(bins[mask], minlength=len(column_edges) + 2)
+            for b, count in enumerate(counts):
+                rows.append(("feature_bin", scope, column, b, upper[b - 1] if b else None, count / max(mask.sum(), 1)))
+    rows.append(("distance_p95", POPULATION, None, None, None, float(np.quantile(assignments["distance"], 0.95))))
+    for segment, share in assignments["segment_id"].value_counts(normalize=True).sort_index().items():
+        rows.append(("segment_share", segment, None, None, None, float(share)))
+    return pd.DataFrame(rows, columns=["measure", "scope", "feature", "bin", "upper_edge", "value"])
+
+
+def _case(column: str, edges: list[float]) -> str:
+    value = f"cast({quote_identifier(column)} as double)"  # booleans and integers bin as numbers
+    whens = " ".join(f"when {value} <= {sql_number(e)} then {k}" for k, e in enumerate(edges, 1))
+    return f"case when {value} is null then 0 {whens} else {len(edges) + 1} end"
+
+
+def binned_counts_sql(reference: pd.DataFrame, features_table: str, segments_table: str) -> str:
+    """One SELECT counting today's customers into the reference bins, for the base and per macro segment
+    (the segment each customer was fitted into). Portable SQL: CASE, SUM, UNION ALL."""
+    bins = reference[(reference["measure"] == "feature_bin") & (reference["scope"] == POPULATION)]
+    sums = []
+    for i, (column, rows) in enumerate(bins.groupby("feature", sort=True)):
+        case = _case(column, rows["upper_edge"].dropna().sort_values().tolist())
+        sums += [f"sum(case when {case} = {int(b)} then 1 else 0 end) as c_{i}_{int(b)}" for b in rows["bin"]]
+    columns = ", ".join(["count(*) as customers", *sums])
+    return (f"select {sql_string(POPULATION)} as scope, {columns} from {features_table}\n"
+            f"union all\n"
+            f"select s.macro_segment_id as scope, {columns} from {features_table} as f "
+            f"inner join {segments_table} as s on f.customer_id = s.customer_id group by s.macro_segment_id")
+
+
+def long_counts(wide: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The wide result of ``binned_counts_sql`` as (scope, feature, bin, share, customers)."""
+    bins = reference[(reference["measure"] == "feature_bin") & (reference["scope"] == POPULATION)]
+    features = sorted(bins["feature"].unique())
+    rows = []
+    for record in wide.to_dict("records"):
+        for column in record:
+            if column.startswith("c_"):
+                _, i, b = column.split("_")
+                rows.append((record["scope"], features[int(i)], int(b), record[column] / max(record["customers"], 1),
+                             record["customers"]))
+    return pd.DataFrame(rows, columns=["scope", "feature", "bin", "share", "customers"])
+
+
+def psi(reference_share: np.ndarray, current_share: np.ndarray) -> float:
+    r = np.maximum(np.asarray(reference_share, dtype=float), PSI_FLOOR)
+    c = np.maximum(np.asarray(current_share, dtype=float), PSI_FLOOR)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def drift_measures(reference: pd.DataFrame, counts: pd.DataFrame, far_share: float,
+                   segment_shares: pd.Series, thresholds: DriftThresholds = DriftThresholds()) -> pd.DataFrame:
+    """Every measure with its value, threshold and whether it is breached, largest first within a measure."""
+    ref_bins = reference[reference["measure"] == "feature_bin"][["scope", "feature", "bin", "value"]]
+    merged = ref_bins.merge(counts, on=["scope", "feature", "bin"], how="inner")
+    rows = []
+    for (scope, feature), g in merged.groupby(["scope", "feature"]):
+        customers = int(g["customers"].iloc[0])
+        value = psi(g["value"].to_numpy(), g["share"].to_numpy())
+        judged = customers >= thresholds.min_customers
+        rows.append(("feature_psi", scope, feature, value, thresholds.feature_psi,
+                     judged and value > thresholds.feature_psi, customers))
+    rows.append(("far_from_centroids", POPULATION, None, far_share, thresholds.far_share,
+                 far_share > thresholds.far_share, None))
+    fitted = reference[reference["measure"] == "segment_share"].set_index("scope")["value"]
+    now = segment_shares.reindex(fitted.index.union(segment_shares.index)).fillna(0.0)
+    size_psi = psi(fitted.reindex(now.index).fillna(0.0).to_numpy(), now.to_numpy())
+    rows.append(("segment_size_psi", POPULATION, None, size_psi, thresholds.segment_size_psi,
+                 size_psi > thresholds.segment_size_psi, None))
+    out = pd.DataFrame(rows, columns=["measure", "scope", "feature", "value", "threshold", "breached", "customers"])
+    return out.sort_values(["measure", "value"], ascending=[True, False], ignore_index=True)
+
+
+def breach_summary(measures: pd.DataFrame, limit: int = 5) -> str:
+    """The breached measures in words, for the ledger and the refit's trigger: '' when nothing is breached."""
+    breached = measures[measures["breached"]]
+    parts = [f"{r.measure}" + (f" {r.feature}" if isinstance(r.feature, str) else "")
+             + (f" in {r.scope}" if r.scope != POPULATION else "") + f" = {r.value:.3f} > {r.threshold:g}"
+             for r in breached.head(limit).itertuples()]
+    more = len(breached) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

@@ -1,0 +1,116 @@
+"""Stable segment ids across refits.
+
+A refit numbers its segments afresh (M1 is simply the largest). Before anything is
+published, each new segment is matched to the previous result's segments by customer
+overlap: an optimal one-to-one matching on Jaccard overlap (Hungarian algorithm), level
+by level. A strong match keeps the old id; every other new segment gets an id never
+issued before, so a retired id is never reused. Every overlap worth mentioning is kept
+as a lineage row, which is how splits and merges show.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+KEEP_ID_FROM = 0.5  # Jaccard overlap at or above which a new segment keeps its predecessor's id
+LINEAGE_FROM = 0.1  # a flow of at least this share of the old or the new segment is a lineage row
+
+
+@dataclass(frozen=True)
+class IdMatch:
+    mapping: dict[str, str]  # fitted id (M1, M1.2) -> stable id
+    lineage: pd.DataFrame  # level, previous_segment_id, segment_id, customers, jaccard, share_of_previous,
+    #                        share_of_new, event (kept, split, merged, new, retired, flow)
+
+    def kept_share(self) -> float:
+        """Share of this run's segments that kept an id from the previous run."""
+        kept = set(self.lineage.loc[self.lineage["event"] == "kept", "segment_id"])
+        return len(kept) / len(self.mapping) if self.mapping else 0.0
+
+
+def _overlaps(previous: pd.Series, current: pd.Series) -> pd.DataFrame:
+    """Per (previous, current) segment pair: shared customers, both sizes and Jaccard."""
+    both = pd.DataFrame({"previous": previous, "current": current}).dropna()
+    if both.empty:  # a first run: nothing to match
+        return pd.DataFrame({"previous": pd.Series(dtype=object), "current": pd.Series(dtype=object),
+                             **{c: pd.Series(dtype=float) for c in ("customers", "previous_size", "current_size",
+                                                                    "jaccard")}})
+    inter = both.groupby(["previous", "current"]).size().rename("customers").reset_index()
+    inter["previous_size"] = inter["previous"].map(previous.value_counts())
+    inter["current_size"] = inter["current"].map(current.value_counts())
+    inter["jaccard"] = inter["customers"] / (inter["previous_size"] + inter["current_size"] - inter["customers"])
+    return inter
+
+
+def _hungarian(overlaps: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """The one-to-one matching of previous to current segments that maximises total Jaccard."""
+    if overlaps.empty:
+        return []
+    grid = overlaps.pivot_table(index="previous", columns="current", values="jaccard", fill_value=0.0)
+    rows, cols = linear_sum_assignment(-grid.to_numpy())
+    return [(grid.index[r], grid.columns[c], float(grid.iat[r, c])) for r, c in zip(rows, cols)]
+
+
+def match_segment_ids(previous: pd.DataFrame | None, current: pd.DataFrame, issued: set[str] | frozenset = frozenset(),
+                      keep_from: float = KEEP_ID_FROM) -> IdMatch:
+    """Stable ids for ``current`` (customer_id, macro_segment_id, segment_id as fitted) given ``previous``
+    (the same columns with stable ids, or None for a first run) and every id ``issued`` so far."""
+    issued = set(issued)
+    if previous is not None:
+        issued |= set(previous["macro_segment_id"]) | set(previous["segment_id"])
+    cur = current.set_index("customer_id")
+    prev = (previous.set_index("customer_id") if previous is not None
+            else pd.DataFrame({"macro_segment_id": None, "segment_id": None}, index=cur.index, dtype=object))
+    mapping: dict[str, str] = {}
+    lineage = []
+
+    def next_id(prefix: str) -> str:
+        pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$")
+        used = [int(m.group(1)) for s in issued if (m := pattern.match(s))]
+        new = f"{prefix}{max(used, default=0) + 1}"
+        issued.add(new)
+        return new
+
+    for level, column in (("macro", "macro_segment_id"), ("micro", "segment_id")):
+        overlaps = _overlaps(prev[column].reindex(cur.index), cur[column])
+        kept = {c: p for p, c, j in _hungarian(overlaps) if j >= keep_from}
+        for fitted in sorted(cur[column].unique(), key=lambda s: [int(x) for x in re.findall(r"\d+", s)]):
+            old = kept.get(fitted)
+            if level == "micro":
+                parent = mapping[fitted.split(".")[0]]
+                # an id stays with its macro segment: a micro that moved to another macro is a new segment
+                mapping[fitted] = old if old is not None and old.split(".")[0] == parent else next_id(f"{parent}.")
+            else:
+                mapping[fitted] = old if old is not None else next_id("M")
+        overlaps = overlaps.assign(level=level, current=overlaps["current"].map(mapping))
+        flows = overlaps[(overlaps["customers"] >= LINEAGE_FROM * overlaps["previous_size"])
+                         | (overlaps["customers"] >= LINEAGE_FROM * overlaps["current_size"])]
+        lineage.append(_events(flows, set(prev[column].dropna()), set(mapping[f] for f in cur[column].unique()),
+                               level))
+    return IdMatch(mapping=mapping, lineage=pd.concat(lineage, ignore_index=True))
+
+
+def _events(flows: pd.DataFrame, previous_ids: set[str], current_ids: set[str], level: str) -> pd.DataFrame:
+    """Lineage rows with what happened: kept (same id), split (one old into several new), merged (several old
+    into one new), flow (a notable share moved), new (no predecessor), retired (no successor)."""
+    rows = flows.rename(columns={"previous": "previous_segment_id", "current": "segment_id"}).assign(
+        share_of_previous=lambda d: d["customers"] / d["previous_size"],
+        share_of_new=lambda d: d["customers"] / d["current_size"])
+    splits = rows.groupby("previous_segment_id")["segment_id"].transform("nunique") > 1
+    merges = rows.groupby("segment_id")["previous_segment_id"].transform("nunique") > 1
+    rows["event"] = np.select([rows["previous_segment_id"] == rows["segment_id"], splits, merges],
+                              ["kept", "split", "merged"], "flow")
+    new = sorted(current_ids - set(rows.loc[rows["event"] == "kept", "segment_id"]) - set(rows["segment_id"]))
+    retired = sorted(previous_ids - current_ids)
+    extra = [{"previous_segment_id": None, "segment_id": s, "event": "new"} for s in new]
+    extra += [{"previous_segment_id": s, "segment_id": None, "event": "retired"} for s in retired]
+    columns = ["level", "previous_segment_id", "segment_id", "event", "customers", "jaccard", "share_of_previous",
+               "share_of_new"]
+    out = pd.concat([rows, pd.DataFrame(extra, columns=["previous_segment_id", "segment_id", "event"])],
+                    ignore_index=True).assign(level=level)
+    return out[columns]
