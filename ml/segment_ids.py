@@ -18,6 +18,9 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 KEEP_ID_FROM = 0.5  # Jaccard overlap at or above which a new segment keeps its predecessor's id
+# ... unless this share of the shared customers no longer fit the old segment (they were scored beyond its
+# 95th percentile distance): the same customers with new behaviour are a redefined segment, with a new id
+REDEFINED_FROM = 0.5
 LINEAGE_FROM = 0.1  # a flow of at least this share of the old or the new segment is a lineage row
 
 
@@ -25,7 +28,7 @@ LINEAGE_FROM = 0.1  # a flow of at least this share of the old or the new segmen
 class IdMatch:
     mapping: dict[str, str]  # fitted id (M1, M1.2) -> stable id
     lineage: pd.DataFrame  # level, previous_segment_id, segment_id, customers, jaccard, share_of_previous,
-    #                        share_of_new, event (kept, split, merged, new, retired, flow)
+    #                        share_of_new, far_share, event (kept, redefined, split, merged, new, retired, flow)
 
     def kept_share(self) -> float:
         """Share of this run's segments that kept an id from the previous run."""
@@ -33,14 +36,16 @@ class IdMatch:
         return len(kept) / len(self.mapping) if self.mapping else 0.0
 
 
-def _overlaps(previous: pd.Series, current: pd.Series) -> pd.DataFrame:
-    """Per (previous, current) segment pair: shared customers, both sizes and Jaccard."""
-    both = pd.DataFrame({"previous": previous, "current": current}).dropna()
+def _overlaps(previous: pd.Series, current: pd.Series, far: pd.Series) -> pd.DataFrame:
+    """Per (previous, current) segment pair: shared customers, both sizes, Jaccard and the share of the
+    shared customers who no longer fit the previous segment."""
+    both = pd.DataFrame({"previous": previous, "current": current, "far": far}).dropna(subset=["previous", "current"])
     if both.empty:  # a first run: nothing to match
         return pd.DataFrame({"previous": pd.Series(dtype=object), "current": pd.Series(dtype=object),
                              **{c: pd.Series(dtype=float) for c in ("customers", "previous_size", "current_size",
-                                                                    "jaccard")}})
-    inter = both.groupby(["previous", "current"]).size().rename("customers").reset_index()
+                                                                    "jaccard", "far_share")}})
+    inter = both.groupby(["previous", "current"]).agg(customers=("far", "size"),
+                                                      far_share=("far", "mean")).reset_index()
     inter["previous_size"] = inter["previous"].map(previous.value_counts())
     inter["current_size"] = inter["current"].map(current.value_counts())
     inter["jaccard"] = inter["customers"] / (inter["previous_size"] + inter["current_size"] - inter["customers"])
@@ -57,9 +62,11 @@ def _hungarian(overlaps: pd.DataFrame) -> list[tuple[str, str, float]]:
 
 
 def match_segment_ids(previous: pd.DataFrame | None, current: pd.DataFrame, issued: set[str] | frozenset = frozenset(),
-                      keep_from: float = KEEP_ID_FROM) -> IdMatch:
+                      far: pd.Series | None = None, keep_from: float = KEEP_ID_FROM) -> IdMatch:
     """Stable ids for ``current`` (customer_id, macro_segment_id, segment_id as fitted) given ``previous``
-    (the same columns with stable ids, or None for a first run) and every id ``issued`` so far."""
+    (the same columns with stable ids, or None for a first run), every id ``issued`` so far, and ``far``
+    (by customer_id: True where the latest scoring under the previous model found the customer no longer
+    fitting their segment: moved to another, or beyond its 95th percentile distance)."""
     issued = set(issued)
     if previous is not None:
         issued |= set(previous["macro_segment_id"]) | set(previous["segment_id"])
@@ -76,9 +83,12 @@ def match_segment_ids(previous: pd.DataFrame | None, current: pd.DataFrame, issu
         issued.add(new)
         return new
 
+    far = (far.reindex(cur.index).fillna(False) if far is not None
+           else pd.Series(False, index=cur.index)).astype(float)
     for level, column in (("macro", "macro_segment_id"), ("micro", "segment_id")):
-        overlaps = _overlaps(prev[column].reindex(cur.index), cur[column])
-        kept = {c: p for p, c, j in _hungarian(overlaps) if j >= keep_from}
+        overlaps = _overlaps(prev[column].reindex(cur.index), cur[column], far)
+        fits = overlaps.assign(jaccard=overlaps["jaccard"].where(overlaps["far_share"] < REDEFINED_FROM, 0.0))
+        kept = {c: p for p, c, j in _hungarian(fits) if j >= keep_from}
         for fitted in sorted(cur[column].unique(), key=lambda s: [int(x) for x in re.findall(r"\d+", s)]):
             old = kept.get(fitted)
             if level == "micro":
@@ -96,21 +106,23 @@ def match_segment_ids(previous: pd.DataFrame | None, current: pd.DataFrame, issu
 
 
 def _events(flows: pd.DataFrame, previous_ids: set[str], current_ids: set[str], level: str) -> pd.DataFrame:
-    """Lineage rows with what happened: kept (same id), split (one old into several new), merged (several old
-    into one new), flow (a notable share moved), new (no predecessor), retired (no successor)."""
+    """Lineage rows with what happened: kept (same id), redefined (mostly the same customers, who no longer
+    fit it), split (one old into several new), merged (several old into one new), flow (a notable share
+    moved), new (no predecessor), retired (no successor)."""
     rows = flows.rename(columns={"previous": "previous_segment_id", "current": "segment_id"}).assign(
         share_of_previous=lambda d: d["customers"] / d["previous_size"],
         share_of_new=lambda d: d["customers"] / d["current_size"])
     splits = rows.groupby("previous_segment_id")["segment_id"].transform("nunique") > 1
     merges = rows.groupby("segment_id")["previous_segment_id"].transform("nunique") > 1
-    rows["event"] = np.select([rows["previous_segment_id"] == rows["segment_id"], splits, merges],
-                              ["kept", "split", "merged"], "flow")
+    redefined = (rows["jaccard"] >= KEEP_ID_FROM) & (rows["far_share"] >= REDEFINED_FROM)
+    rows["event"] = np.select([rows["previous_segment_id"] == rows["segment_id"], redefined, splits, merges],
+                              ["kept", "redefined", "split", "merged"], "flow")
     new = sorted(current_ids - set(rows.loc[rows["event"] == "kept", "segment_id"]) - set(rows["segment_id"]))
     retired = sorted(previous_ids - current_ids)
     extra = [{"previous_segment_id": None, "segment_id": s, "event": "new"} for s in new]
     extra += [{"previous_segment_id": s, "segment_id": None, "event": "retired"} for s in retired]
     columns = ["level", "previous_segment_id", "segment_id", "event", "customers", "jaccard", "share_of_previous",
-               "share_of_new"]
+               "share_of_new", "far_share"]
     out = pd.concat([rows, pd.DataFrame(extra, columns=["previous_segment_id", "segment_id", "event"])],
                     ignore_index=True).assign(level=level)
     return out[columns]

@@ -27,6 +27,10 @@ DEFAULT_MACRO_WEIGHTS = {"preferences": 2.0, "behaviour": 1.0, "engagement": 1.0
 DEFAULT_MICRO_WEIGHTS = {"preferences": 1.0, "behaviour": 1.0, "engagement": 1.0, "channels": 1.0,
                          "demographics": 1.0, "geography": 1.0}
 UNSTABLE_BELOW = 0.6  # Hennig: a cluster with mean bootstrap Jaccard under 0.6 is not stable
+# A refit starts from the previous segments (their members' means as k-means' initial centroids, plus new
+# centres for any k above their number) and keeps to those starts unless a cold fit scores better by more
+# than this: segments change when the data say so.
+CONTINUITY_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -102,10 +106,30 @@ def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False)) if n > size else np.arange(n)
 
 
-def _fit(X: np.ndarray, k: int, algorithm: str, seed: int):
+def _fit(X: np.ndarray, k: int, algorithm: str, seed: int, init: np.ndarray | None = None):
+    """One clustering with k groups; ``init`` (k x features) starts it from given centroids."""
     if algorithm == "gmm":
+        if init is not None:
+            return GaussianMixture(k, covariance_type="diag", means_init=init, random_state=seed, reg_covar=1e-4).fit(X)
         return GaussianMixture(k, covariance_type="diag", n_init=2, random_state=seed, reg_covar=1e-4).fit(X)
+    if init is not None:
+        return KMeans(k, init=init, n_init=1, random_state=seed).fit(X)
     return KMeans(k, n_init=8, random_state=seed).fit(X)
+
+
+def _warm_start(X: np.ndarray, prior: np.ndarray | None, min_members: int) -> np.ndarray | None:
+    """The previous segments' centres in this fit's space: the mean of each one's members in the sample
+    (segments with fewer than ``min_members`` there, and customers new since, are left out)."""
+    if prior is None:
+        return None
+    known = pd.Series(prior).notna().to_numpy()
+    labels = pd.Series(prior[known]).astype(str)
+    counts = labels.value_counts()
+    groups = sorted(counts[counts >= max(min_members, 2)].index)
+    if len(groups) < 1:
+        return None
+    Xk = X[known]
+    return np.vstack([Xk[(labels == g).to_numpy()].mean(0) for g in groups])
 
 
 def _centroids(model) -> np.ndarray:
@@ -148,9 +172,26 @@ def _bootstrap_jaccard(X: np.ndarray, labels: np.ndarray, k: int, config: Segmen
     return jaccards.mean(0), float(np.mean(aris))
 
 
+def _warm_init(X: np.ndarray, warm: np.ndarray | None, k: int, seed: int) -> np.ndarray | None:
+    """Initial centroids for k from the previous centres: all of them, plus k-means++ draws for any extra
+    (a new niche gets a centre of its own). None when there are more previous centres than k."""
+    if warm is None or k < len(warm):
+        return None
+    rng = np.random.default_rng(seed)
+    centres = list(warm)
+    while len(centres) < k:
+        d2 = ((X[:, None, :] - np.asarray(centres)[None, :, :]) ** 2).sum(-1).min(1)
+        centres.append(X[rng.choice(len(X), p=d2 / d2.sum())] if d2.sum() > 0 else X[rng.integers(len(X))])
+    return np.asarray(centres)
+
+
 def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
-             rng: np.random.Generator) -> tuple[int, pd.DataFrame]:
-    """Score every k in bounds; pick the best mean of rank-normalised silhouette, CH/BIC and stability."""
+             rng: np.random.Generator, warm: np.ndarray | None = None) -> tuple[int, pd.DataFrame, np.ndarray | None]:
+    """Score every k in bounds; pick the best mean of rank-normalised silhouette, CH/BIC and stability.
+
+    With ``warm`` (the previous segments' centres), every k from their number up is fitted from them, and
+    the best of those is kept unless a cold k scores better by more than CONTINUITY_MARGIN. Returns the
+    chosen k, every candidate's scores and the chosen k's initial centroids (None: a cold start)."""
     k_max = min(k_max, len(X) - 1)
     rows = []
     sil_idx = _sample_index(len(X), config.silhouette_sample, rng)
@@ -158,7 +199,7 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
         if k == 1:
             rows.append(dict(k=1, silhouette=np.nan, calinski_harabasz=np.nan, bic=np.nan, stability_ari=1.0))
             continue
-        model = _fit(X, k, config.algorithm, config.seed)
+        model = _fit(X, k, config.algorithm, config.seed, init=_warm_init(X, warm, k, config.seed))
         labels, _ = nearest_centroid(X, _centroids(model))
         if len(np.unique(labels)) < 2:
             continue
@@ -169,10 +210,11 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
             calinski_harabasz=float(calinski_harabasz_score(X, labels)),
             bic=float(model.bic(X)) if config.algorithm == "gmm" else np.nan,
             stability_ari=stability,
+            warm_start=_warm_init(X, warm, k, config.seed) is not None,
         ))
     scores = pd.DataFrame(rows)
     if (scores["k"] > 1).sum() == 0:
-        return int(scores["k"].min()), scores.assign(score=np.nan, chosen=scores["k"] == scores["k"].min())
+        return int(scores["k"].min()), scores.assign(score=np.nan, chosen=scores["k"] == scores["k"].min()), None
 
     def norm(s: pd.Series, higher_is_better: bool = True) -> pd.Series:
         s = s if higher_is_better else -s
@@ -184,8 +226,16 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
     # a k whose solution does not survive resampling is only chosen if nothing else is stable
     eligible = scores[scores["stability_ari"] >= UNSTABLE_BELOW]
     best = (eligible if len(eligible) else scores).sort_values(["score", "k"], ascending=[False, True]).iloc[0]
+    # continuity: the previous number of segments if it is within the margin of the best, else the best
+    # warm start within it (say one more, for a new niche), else the best cold fit
+    near = scores[(scores["score"] >= best["score"] - CONTINUITY_MARGIN)
+                  & ((scores["stability_ari"] >= UNSTABLE_BELOW) | (not len(eligible)))
+                  & scores["warm_start"].fillna(False).astype(bool)]
+    if len(near):
+        same = near[near["k"] == (len(warm) if warm is not None else -1)]
+        best = (same if len(same) else near.sort_values(["score", "k"], ascending=[False, True])).iloc[0]
     scores["chosen"] = scores["k"] == best["k"]
-    return int(best["k"]), scores
+    return int(best["k"]), scores, _warm_init(X, warm, int(best["k"]), config.seed)
 
 
 def _enforce_min_size(X: np.ndarray, centroids: np.ndarray, min_size: int, weight: float = 1.0) -> np.ndarray:
@@ -204,15 +254,18 @@ def _enforce_min_size(X: np.ndarray, centroids: np.ndarray, min_size: int, weigh
 
 
 def _fit_level(frame: pd.DataFrame, weights: dict, k_min: int, k_max: int, min_size: int, population: int,
-               config: SegmentationConfig, rng: np.random.Generator) -> LevelModel:
-    sample = frame.iloc[_sample_index(len(frame), config.sample_size, rng)]
+               config: SegmentationConfig, rng: np.random.Generator, prior: np.ndarray | None = None) -> LevelModel:
+    index = _sample_index(len(frame), config.sample_size, rng)
+    sample = frame.iloc[index]
     scaler = fit_scaler(sample, weights)
     X = scaler.transform(sample)
-    k, candidates = choose_k(X, k_min, k_max, config, rng)
+    # previous segments smaller than the minimum (scaled to the sample) do not seed the refit
+    warm = _warm_start(X, None if prior is None else prior[index], int(min_size * len(sample) / population))
+    k, candidates, init = choose_k(X, k_min, k_max, config, rng, warm=warm)
     if k == 1:
         centroids = X.mean(0, keepdims=True)
     else:
-        centroids = _centroids(_fit(X, k, config.algorithm, config.seed))
+        centroids = _centroids(_fit(X, k, config.algorithm, config.seed, init=init))
     # sizes on the sample are scaled up to the population they stand for
     centroids = _enforce_min_size(X, centroids, min_size, weight=population / len(sample))
     labels, _ = nearest_centroid(X, centroids)
@@ -234,8 +287,12 @@ def _order_by_size(labels: np.ndarray, model: LevelModel) -> np.ndarray:
     return remap[labels]
 
 
-def fit_segments(features: pd.DataFrame, config: SegmentationConfig | None = None) -> SegmentationResult:
-    """Fit macro then micro segments on bounded samples and assign every customer."""
+def fit_segments(features: pd.DataFrame, config: SegmentationConfig | None = None,
+                 previous: pd.DataFrame | None = None) -> SegmentationResult:
+    """Fit macro then micro segments on bounded samples and assign every customer.
+
+    ``previous`` (customer_id, macro_segment_id, segment_id of the last published result) warm-starts a
+    refit from those segments; ids are matched afterwards (``ml.segment_ids``)."""
     config = config or SegmentationConfig()
     if "customer_id" not in features.columns:
         raise ValueError("customer features need a customer_id column")
@@ -246,7 +303,10 @@ def fit_segments(features: pd.DataFrame, config: SegmentationConfig | None = Non
     n = len(features)
     min_size = config.min_size(n)
 
-    macro = _fit_level(features, config.macro_weights, config.macro_k_min, config.macro_k_max, min_size, n, config, rng)
+    prior = (None if previous is None else
+             previous.set_index("customer_id").reindex(features["customer_id"])[["macro_segment_id", "segment_id"]])
+    macro = _fit_level(features, config.macro_weights, config.macro_k_min, config.macro_k_max, min_size, n, config, rng,
+                       prior=None if prior is None else prior["macro_segment_id"].to_numpy(dtype=object))
     X = macro.scaler.transform(features)
     macro_labels, macro_dist = nearest_centroid(X, macro.centroids)
     macro_labels = _order_by_size(macro_labels, macro)
@@ -262,7 +322,8 @@ def fit_segments(features: pd.DataFrame, config: SegmentationConfig | None = Non
         # a macro too small to hold two micro segments of the minimum size stays whole
         k_max = max(1, min(config.micro_k_max, len(members) // max(min_size, 1)))
         k_min = min(config.micro_k_min, k_max)
-        model = _fit_level(sub, config.micro_weights, k_min, k_max, min_size, len(members), config, rng)
+        model = _fit_level(sub, config.micro_weights, k_min, k_max, min_size, len(members), config, rng,
+                           prior=None if prior is None else prior["segment_id"].to_numpy(dtype=object)[members])
         Xm = model.scaler.transform(sub)
         labels, dist = nearest_centroid(Xm, model.centroids)
         labels = _order_by_size(labels, model)

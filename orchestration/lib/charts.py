@@ -39,3 +39,20 @@ def segments_chart(profiles: pd.DataFrame, X: np.ndarray, macro_labels: np.ndarr
     right.legend(markerscale=4, fontsize=8)
     right.set_title("Macro segments, PCA projection of the prepared features")
     return _to_markdown_image(fig)
+
+
+def migration_chart(moves: pd.DataFrame) -> dg.MetadataValue:
+    """Customers from each segment (rows, previous result) to each segment (columns, this result)."""
+    grid = moves.pivot_table(index="from_segment_id", columns="to_segment_id", values="customers", aggfunc="sum",
+                             fill_value=0)
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * grid.shape[1] + 2), max(4, 0.35 * grid.shape[0] + 1.5)))
+    ax.imshow(np.log1p(grid.to_numpy()), cmap="Blues", aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=7)
+    for (i, j), value in np.ndenumerate(grid.to_numpy()):
+        if value:
+            ax.text(j, i, f"{value:,}", ha="center", va="center", fontsize=6)
+    ax.set_xlabel("segment now")
+    ax.set_ylabel("segment in the previous result")
+    ax.set_title("Migrations since the previous result (stays on the diagonal)")
+    return _to_markdown_image(fig)

@@ -16,6 +16,8 @@ from orchestration.defs.demo.synthetic.generator import NEW_NICHE, SHIFTED_PERSO
 from tests.conftest import AS_OF, FAST_SEGMENTATION, load_defs, pipeline_run_config, query
 
 CUSTOMERS = 3_000
+# up to 6 micro segments per macro (the default), so the shifted persona has a segment of its own to leave
+SEGMENTATION = {**FAST_SEGMENTATION, "micro_k_max": 6}
 PERIOD_1_AS_OF = "2026-09-30"  # period 1 is exported 92 days after period 0
 
 
@@ -43,11 +45,11 @@ def history(tmp_path_factory, dbt_manifest):
             assert result.success, f"{job} failed"
             return result
 
-        period_0 = pipeline_run_config(CUSTOMERS)
+        period_0 = pipeline_run_config(CUSTOMERS, segmentation=SEGMENTATION)
         run("full_pipeline", period_0)
         seen["period_0"] = _segments(warehouse)
         seen["holdout_0"] = query(warehouse, "select * from marts.customer_holdouts order by customer_id")
-        run("segment_customers", {"ops": {"customer_segmentation": {"config": FAST_SEGMENTATION}},
+        run("segment_customers", {"ops": {"customer_segmentation": {"config": SEGMENTATION}},
                                   "resources": period_0["resources"]})
         seen["refit_unchanged"] = _segments(warehouse)
 
@@ -62,7 +64,7 @@ def history(tmp_path_factory, dbt_manifest):
         request = drift_sensor(dg.build_sensor_context(instance=instance))
         seen["sensor"] = request
         assert isinstance(request, dg.RunRequest), f"the drift sensor did not ask for a refit: {request}"
-        run("segment_customers", {"ops": {"customer_segmentation": {"config": FAST_SEGMENTATION}},
+        run("segment_customers", {"ops": {"customer_segmentation": {"config": SEGMENTATION}},
                                   "resources": period_1["resources"]}, tags=request.tags)
         seen["period_1"] = _segments(warehouse)
         seen["after_refit"] = drift_sensor(dg.build_sensor_context(instance=instance, cursor="x"))

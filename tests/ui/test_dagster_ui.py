@@ -111,7 +111,7 @@ def test_lineage_runs_from_a_raw_export_to_the_segment_profiles(ui, page):
 
 def test_schedules_and_sensor_are_listed(ui, page):
     _open(page, f"{ui}/automation")
-    for name in ("daily_scoring", "weekly_refit", "inbox_sensor"):
+    for name in ("daily_scoring", "weekly_refit", "inbox_sensor", "drift_sensor"):
         page.get_by_text(name, exact=True).first.wait_for()
     page.screenshot(path=str(SHOTS / "automation.png"))
 

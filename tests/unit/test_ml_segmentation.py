@@ -112,3 +112,13 @@ def test_bad_input_is_named():
         fit_segments(pd.DataFrame({"customer_id": [1, 2, 3]}))
     with pytest.raises(ValueError, match="algorithm"):
         SegmentationConfig(algorithm="dbscan")
+
+
+def test_a_refit_starts_from_the_previous_segments_and_keeps_them_on_the_same_data(planted, result):
+    features = planted.drop(columns=["macro_truth", "micro_truth"])
+    previous = result.assignments[["customer_id", "macro_segment_id", "segment_id"]]
+    refit = fit_segments(features, SegmentationConfig(**{**FAST, "seed": 7}), previous=previous)
+    # another seed, but started from the previous segments: the same customers together
+    assert adjusted_rand_score(previous["segment_id"], refit.assignments["segment_id"]) == 1.0
+    candidates = refit.candidates()
+    assert candidates.loc[candidates["chosen"] & (candidates["level"] == "macro"), "warm_start"].item()

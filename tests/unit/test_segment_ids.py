@@ -36,3 +36,13 @@ def test_a_split_gets_a_new_id_and_a_retired_id_is_never_reused():
 def test_a_first_run_keeps_the_fitted_ids():
     current = _result({"M1.1": range(0, 10), "M2.1": range(10, 20)})
     assert match_segment_ids(None, current).mapping == {"M1": "M1", "M2": "M2", "M1.1": "M1.1", "M2.1": "M2.1"}
+
+
+def test_the_same_customers_who_no_longer_fit_their_segment_get_a_new_id():
+    previous = _result({"M1.1": range(0, 100), "M1.2": range(100, 200)})
+    current = _result({"M1.1": range(0, 100), "M1.2": range(100, 200)})
+    far = pd.Series(range(200), index=range(200)).ge(110)  # most of M1.2 scored far from its old centroid
+    match = match_segment_ids(previous, current, far=far)
+    assert match.mapping["M1.1"] == "M1.1" and match.mapping["M1.2"] == "M1.3"
+    row = match.lineage[(match.lineage["level"] == "micro") & (match.lineage["previous_segment_id"] == "M1.2")]
+    assert row["event"].tolist()[0] == "redefined" and row["segment_id"].tolist()[0] == "M1.3"

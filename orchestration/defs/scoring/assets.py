@@ -18,6 +18,7 @@ import pandas as pd
 from ml.drift import DriftThresholds, binned_counts_sql, breach_summary, drift_measures, long_counts
 from ml.scoring_sql import scoring_sql, sql_number, sql_string
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.charts import migration_chart
 from orchestration.lib.metadata import markdown_table, table_metadata
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
 from orchestration.lib.warehouse import has_table, write_frames
@@ -75,6 +76,9 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
         model_run, scaling, centroids, reference = _model(con)
         scored = scoring_sql(scaling, centroids, FEATURES)
         p95 = reference.loc[reference["measure"] == "distance_p95", "value"]
+        had_scores = has_table(con, "segments", "customer_scores")
+        if had_scores:  # the previous result, to chart where its customers went
+            con.execute("create temp table previous_scores as select customer_id, segment_id from segments.customer_scores")
         con.execute(f"""
             create or replace table segments.customer_scores as
             select s.customer_id, s.macro_segment_id, s.segment_id, s.macro_distance, s.distance,
@@ -110,6 +114,11 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
         })
         moves = con.execute("select fitted_segment_id, segment_id, count(*) as customers from segments.customer_scores "
                             "where changed_segment group by all order by customers desc, 1, 2 limit 15").df()
+        migrations = con.execute("""
+            select coalesce(p.segment_id, '(new)') as from_segment_id, coalesce(s.segment_id, '(gone)') as to_segment_id,
+                   count(*) as customers
+            from previous_scores as p full outer join segments.customer_scores as s on p.customer_id = s.customer_id
+            group by 1, 2""").df() if had_scores else pd.DataFrame()
         metadata = table_metadata(con, "segments", "customer_scores")
     seconds = time.perf_counter() - started
     context.log.info(f"Scored {total:,} customers in the warehouse in {seconds:.1f} s with model {model_run}: "
@@ -124,6 +133,9 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
         "changed_segment": changed, "changed_share": float(changed / max(total - new, 1)),
         "scoring_seconds": round(seconds, 2), DRIFT_BREACHES: summary,
         "largest_moves": markdown_table(moves, max_rows=15) if len(moves) else "none",
+        **({"migrations": migration_chart(migrations),
+            "moved_since_previous_result": int(migrations.loc[migrations["from_segment_id"] != migrations[
+                "to_segment_id"], "customers"].sum())} if len(migrations) else {}),
     })
     yield dg.AssetCheckResult(
         check_name=DRIFT_CHECK, passed=not summary, severity=dg.AssetCheckSeverity.WARN,

@@ -67,17 +67,28 @@ def _features_lineage(context: dg.AssetExecutionContext) -> dict[str, str | None
 REFIT_TRIGGER_TAG = "microseg/refit_trigger"  # set by the drift sensor: which measure launched the refit
 
 
-def _previous_result(warehouse: WarehouseResource) -> tuple[pd.DataFrame | None, set[str], str | None]:
-    """The published segments (stable ids), every id ever issued, and the run that published them."""
+def _previous_result(warehouse: WarehouseResource) -> tuple[pd.DataFrame | None, set[str], str | None, pd.Series]:
+    """The published segments (stable ids), every id ever issued, the run that published them, and which
+    customers the latest scoring found no longer fitting their segment (by customer_id)."""
     if not warehouse.has_table("segments", "customer_segments"):
-        return None, set(), None
-    previous = warehouse.query_df("select customer_id, macro_segment_id, segment_id, run_id from segments.customer_segments")
+        return None, set(), None, pd.Series(dtype=bool)
+    previous = warehouse.query_df("select customer_id, macro_segment_id, segment_id, distance, run_id "
+                                  "from segments.customer_segments")
     issued = set(previous["macro_segment_id"]) | set(previous["segment_id"])
     if warehouse.has_table("segments", "segment_lineage"):
         issued |= set(warehouse.query_df("select distinct segment_id from segments.segment_lineage "
                                          "where segment_id is not null")["segment_id"])
     run_id = previous["run_id"].iloc[0] if len(previous) else None
-    return previous.drop(columns="run_id"), issued, run_id
+    far = pd.Series(dtype=bool)
+    if run_id is not None and warehouse.has_table("segments", "customer_scores"):
+        scores = warehouse.query_df("select customer_id, segment_id, distance from segments.customer_scores "
+                                    "where model_run_id = ?", [run_id])
+        # no longer fits: scored into another segment, or beyond the 95th percentile fit distance of its own
+        p95 = previous.groupby("segment_id")["distance"].quantile(0.95)
+        fitted = scores["customer_id"].map(previous.set_index("customer_id")["segment_id"])
+        far = pd.Series(((scores["segment_id"] != fitted) | (scores["distance"] > scores["segment_id"].map(p95)))
+                        .to_numpy(), index=scores["customer_id"])
+    return previous[["customer_id", "macro_segment_id", "segment_id"]], issued, run_id, far
 
 
 def _refit_trigger(context: dg.AssetExecutionContext) -> str:
@@ -131,10 +142,11 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
         raise dg.Failure("marts.customer_features_wide is empty: nothing to segment. Materialise the dbt models first.")
     context.log.info(f"Segmenting {len(features):,} customers with {engine.algorithm}, seed {engine.seed}.")
 
-    previous, issued, previous_run_id = _previous_result(warehouse)
-    fitted = fit_segments(features, engine)
-    # keep the previous run's ids where a segment still holds the same customers
-    match = match_segment_ids(previous, fitted.assignments[["customer_id", "macro_segment_id", "segment_id"]], issued)
+    previous, issued, previous_run_id, far = _previous_result(warehouse)
+    fitted = fit_segments(features, engine, previous=previous)  # warm-started from the published segments
+    # keep the previous run's ids where a segment still holds the same customers, who still fit it
+    match = match_segment_ids(previous, fitted.assignments[["customer_id", "macro_segment_id", "segment_id"]], issued,
+                              far=far)
     result = fitted.relabel(match.mapping)
     traits = trait_table(features, result.assignments)
     profiles = build_profiles(features, result.assignments, result.stability(), traits, config.total_budget)

@@ -52,9 +52,13 @@ HISTORY_DAYS = 2 * 365  # orders are drawn from the last two years before the re
 
 # --- time: later periods of the same customers, with planted changes (the truth goes to eval.*) ---
 PERIOD_DAYS = 92  # period p is exported p * 92 days after reference_date (2026-06-30 -> 2026-09-30)
-# From period 1 on, this micro persona orders through the app instead of in store (its store and app
-# shares swap), and a new niche of customers appears.
+# From period 1 on, this micro persona's customers moved from the store to the app: their orders, browsing
+# and responses are drawn again from SHIFTED_TO (same customers, same demographics); and a new niche appears.
 SHIFTED_PERSONA = "fashion_and_beauty/in_store_classic"
+SHIFTED_TO = replace(next(p for p in PERSONAS if f"{p.macro}/{p.micro}" == SHIFTED_PERSONA),
+                     channels=(0.15, 0.8, 0.05), devices=(0.05, 0.9, 0.05), push_open=0.5, orders_per_year=7,
+                     recency_mean_days=12, sessions_per_month=20, weight=1.0)
+SHIFT_ID_OFFSET = 2_000_000_000  # ids of the shifted customers' new orders, events and touches
 NEW_NICHE = replace(PERSONAS[16], macro="active_outdoors", micro="trail_runners_new", weight=1.0,
                     home_region="West", home_region_share=0.9, age_mean=29, channels=(0.2, 0.75, 0.05),
                     categories={"sports_outdoor": 5.0, "footwear": 4.0, "beauty": 1.0}, orders_per_year=8,
@@ -162,6 +166,15 @@ def generate_new_niche(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
     return _generate(replace(config, n_customers=n, seed=config.seed + 1000), (NEW_NICHE,), id_offset=NICHE_ID_OFFSET)
 
 
+def generate_shifted(config: GeneratorConfig, planted: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """From period 1 on: the shifted persona's customers' behaviour drawn again as SHIFTED_TO (clean tables
+    without the customers entity: who they are has not changed)."""
+    ids = planted.loc[planted["micro_persona"] == SHIFTED_PERSONA, "customer_id"].to_numpy()
+    tables = _generate(replace(config, n_customers=len(ids), seed=config.seed + 2000), (SHIFTED_TO,),
+                       id_offset=SHIFT_ID_OFFSET, customer_ids=ids)
+    return {name: df for name, df in tables.items() if name not in ("customers", "products", "planted_personas")}
+
+
 def planted_changes(config: GeneratorConfig, planted: pd.DataFrame) -> pd.DataFrame:
     """What changed since period 0, with how many customers: the truth the drift and migration checks use."""
     columns = ["from_period", "change", "persona", "customers", "detail"]
@@ -170,12 +183,13 @@ def planted_changes(config: GeneratorConfig, planted: pd.DataFrame) -> pd.DataFr
     niche = f"{NEW_NICHE.macro}/{NEW_NICHE.micro}"
     return pd.DataFrame([
         (1, "behaviour_shift", SHIFTED_PERSONA, int((planted["micro_persona"] == SHIFTED_PERSONA).sum()),
-         "store and app order shares swapped"),
+         "moved from store to app: app and mobile orders, more often, more browsing, push opened"),
         (1, "new_niche", niche, int((planted["micro_persona"] == niche).sum()), "customers not there in period 0"),
     ], columns=columns)
 
 
-def _generate(config: GeneratorConfig, personas, id_offset: int) -> dict[str, pd.DataFrame]:
+def _generate(config: GeneratorConfig, personas, id_offset: int,
+              customer_ids: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     rng = _rng(config)
     n = config.n_customers
     ref = config.export_date()
@@ -194,7 +208,8 @@ def _generate(config: GeneratorConfig, personas, id_offset: int) -> dict[str, pd
         return np.array([getter(p) for p in personas], dtype=float)[persona]
 
     # --- customers -------------------------------------------------------------------------
-    customer_id = np.arange(1, n + 1, dtype=np.int64) + 100_000 + id_offset
+    customer_id = (np.arange(1, n + 1, dtype=np.int64) + 100_000 + id_offset if customer_ids is None
+                   else np.asarray(customer_ids, dtype=np.int64))
     age = np.clip(rng.normal(P["age_mean"], 7.0), 18, 90)
     birth = ref - (age * 365.25 * day).astype("timedelta64[s]")
     gender = np.where(rng.random(n) < P["female_share"], 0, 1)
@@ -244,10 +259,6 @@ def _generate(config: GeneratorConfig, personas, id_offset: int) -> dict[str, pd
     chan_probs = _dirichlet_rows(rng, matrix(lambda p: p.channels) * 20.0)
     dev_probs = _dirichlet_rows(rng, matrix(lambda p: p.devices) * 20.0)
     micro_names = [f"{p.macro}/{p.micro}" for p in personas]
-    if config.period >= 1 and SHIFTED_PERSONA in micro_names:
-        # swap store and app after the draw: no random number is drawn differently, so nobody else changes
-        shifted = persona == micro_names.index(SHIFTED_PERSONA)
-        chan_probs[shifted] = chan_probs[shifted][:, [0, 2, 1]]
 
     # --- orders ------------------------------------------------------------------------------
     oc = np.repeat(np.arange(n), n_orders)  # customer index of each order
