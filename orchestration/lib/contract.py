@@ -72,10 +72,10 @@ ENTITIES: dict[str, tuple[Column, ...]] = {
     "marketing_touches": (
         Column("touch_id", "BIGINT", "The send.", "dedupe", required=True),
         Column("customer_id", "BIGINT", "Recipient.", "response rates", required=True),
-        Column("channel", "VARCHAR", "email, sms or push.", "per-channel response, channel recommendation",
-               required=True),
+        Column("channel", "VARCHAR", "Your channel codes: email, sms, push, whatsapp, newsletter, ...",
+               "per-channel response, channel recommendation", required=True),
         Column("sent_at", "TIMESTAMP", "When.", "response over the last year", required=True),
-        Column("opened", "BOOLEAN", "Opened (email/push) or read (sms).", "open rates"),
+        Column("opened", "BOOLEAN", "Opened or read.", "open rates"),
         Column("clicked", "BOOLEAN", "Clicked through.", "click rates"),
         Column("converted", "BOOLEAN", "Purchased after the touch.", "conversion rate"),
     ),
