@@ -195,10 +195,12 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
     originals = "".join(f", {raw} as {_ident('_text_' + name)}" for name, raw in keyed.items())
     con.execute(f"create or replace temp table _mapped as select _line, {selected}{originals}, "
                 f"{column_case} as _column, {reason_case} as _reason from _file")
+    # every id not written as its integer ("C-00123", "000123"), also on quarantined lines: the marts show it
     for name in keyed:
+        text = _ident('_text_' + name)
         con.execute(f"""insert into {ID_KEYS}
-            select distinct {_q(name)}, {_ident(name)}, {_ident('_text_' + name)}, {_q(source.name)} from _mapped
-            where _reason is null and try_cast({_ident('_text_' + name)} as BIGINT) is null
+            select distinct {_q(name)}, {_ident(name)}, {text}, {_q(source.name)} from _mapped
+            where {_ident(name)} is not null and cast({_ident(name)} as varchar) <> {text}
               and {_ident(name)} not in (select id from {ID_KEYS} where column_name = {_q(name)})""")
     con.execute("insert into _quarantined_lines select _line, _column, _reason from _mapped where _reason is not null")
 
