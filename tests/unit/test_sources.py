@@ -45,8 +45,10 @@ sources:
     assert (first.rows_read, first.rows_loaded, first.rows_quarantined) == (3, 2, 1)
     (again,) = load_sources(con, sources)
     assert again.skipped and con.execute("select count(*) from raw.order_items").fetchone()[0] == 2
-    line, column, reason = con.execute("select line, column_name, reason from raw._quarantine").fetchone()
+    line, column, reason, customer = con.execute(
+        "select line, column_name, reason, customer_id from raw._quarantine").fetchone()
     assert (line, column) == (4, "ordered_at") and 'cannot read "not a day" as TIMESTAMP' in reason
+    assert customer == 2  # whose line it was, so a customer with only bad lines is still accounted for
 
 
 def test_a_parquet_export_of_every_entity_loads_and_empty_optional_fields_drop_no_one(tmp_path):
