@@ -244,7 +244,8 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
         ("contact channel (no marketing touches)", bool(rates or silent)),
         (f"contact channel (no opens or clicks recorded for {unheard})", bool(rates) or not silent),
         (f"response to {unheard} (no opens or clicks recorded)", not (rates and silent)),
-        ("categories (no product or category data)", bool(categories)),
+        ("categories (" + ("the same mix for every customer" if category_columns(features.columns)
+                           else "no product or category data") + ")", bool(categories)),
         ("order channels", bool(channels)), ("devices", bool(devices)),
         ("campaign conversion (" + ("no conversions recorded" if rates or silent else "no marketing touches") + ")",
          "touch_conversion_rate" in has),
