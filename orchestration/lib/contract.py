@@ -21,7 +21,8 @@ class Column:
 
 ENTITIES: dict[str, tuple[Column, ...]] = {
     "transactions": (
-        Column("customer_id", "BIGINT", "Who bought (an integer id).", "everything", required=True),
+        Column("customer_id", "BIGINT", "Who bought: your id, an integer or text (C-00123).", "everything",
+               required=True),
         Column("ordered_at", "TIMESTAMP", "When: a timestamp or a date.", "recency, frequency, tenure, trend",
                required=True),
         Column("amount", "DOUBLE", "What the customer paid for the line (negative for a refund).",
