@@ -48,8 +48,9 @@ FEATURE_GROUPS: dict[str, FeatureGroup] = {
     # one <channel>_order_share and one <device>_share column per value in the data (see feature_groups)
     "channels": FeatureGroup(joint_scale=True),
     "engagement": FeatureGroup(
-        numeric=("email_open_rate", "email_click_rate", "sms_click_rate", "push_open_rate", "touch_conversion_rate",
-                 "sessions_30d", "pages_per_session", "search_session_rate", "cart_session_rate"),
+        # plus <channel>_open_rate and <channel>_click_rate for every touch channel in the data (see feature_groups)
+        numeric=("touch_conversion_rate", "sessions_30d", "pages_per_session", "search_session_rate",
+                 "cart_session_rate"),
         log1p=("sessions_30d", "pages_per_session"),
     ),
     "geography": FeatureGroup(categorical=("region",)),
@@ -79,16 +80,34 @@ def device_columns(columns) -> dict[str, str]:
             and not str(c).endswith("_order_share") and c not in NOT_A_DEVICE}
 
 
+CONTACT_MEASURES = ("touches", "open_rate", "click_rate")
+ALL_TOUCHES = ("touches_sent", "touch_open_rate", "touch_click_rate")  # every channel together, not one of them
+
+
+def contact_columns(columns) -> dict[str, dict[str, str]]:
+    """Per marketing touch channel in the data, its <channel>_touches (sent), <channel>_open_rate and
+    <channel>_click_rate columns, by measure (a channel has those the frame holds)."""
+    out: dict[str, dict[str, str]] = {}
+    for c in map(str, columns):
+        measure = next((m for m in CONTACT_MEASURES if c.endswith(f"_{m}")), None)
+        if measure and c not in ALL_TOUCHES:
+            out.setdefault(c.removesuffix(f"_{measure}"), {})[measure] = c
+    return out
+
+
 def feature_groups(columns) -> dict[str, FeatureGroup]:
     """The feature groups for a frame: the fixed columns, plus the columns named after values in the data
-    (categories leading preferences, channels then devices in the channels group)."""
-    preferences = FEATURE_GROUPS["preferences"]
+    (categories leading preferences, channels then devices in the channels group, touch channels'
+    response rates leading engagement)."""
+    preferences, engagement = FEATURE_GROUPS["preferences"], FEATURE_GROUPS["engagement"]
+    rates = [c for m in contact_columns(columns).values() for k, c in m.items() if k != "touches"]
     return {
         **FEATURE_GROUPS,
         "preferences": FeatureGroup(numeric=(*category_columns(columns), *preferences.numeric),
                                     joint_scale=preferences.joint_scale),
         "channels": FeatureGroup(numeric=(*channel_columns(columns).values(), *device_columns(columns).values()),
                                  joint_scale=True),
+        "engagement": FeatureGroup(numeric=(*rates, *engagement.numeric), log1p=engagement.log1p),
     }
 
 

@@ -12,20 +12,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml.features import category_columns, channel_columns, device_columns
+from ml.features import category_columns, channel_columns, contact_columns, device_columns
 from ml.segmentation import UNSTABLE_BELOW
 
 BASE_TRAITS = [
     "age_years", "tenure_days", "recency_days", "order_count", "orders_per_month", "net_revenue",
     "avg_order_value", "items_per_order", "return_rate", "is_repeat_buyer", "mean_days_between_orders",
     "gap_variation", "spend_trend", "avg_price_rank", "private_label_share", "discounted_order_share",
-    "avg_discount_pct", "email_open_rate", "email_click_rate", "sms_click_rate", "push_open_rate",
-    "touch_conversion_rate", "sessions_30d", "pages_per_session", "search_session_rate", "cart_session_rate",
-]
+    "avg_discount_pct", "touch_conversion_rate", "sessions_30d", "pages_per_session", "search_session_rate",
+    "cart_session_rate",
+]  # plus the columns named after the data's categories, channels, devices and touch channels
 CHANNEL_WORDS = {"web": "online", "app": "app", "store": "in-store"}
-CONTACT_RATES = {"email": "email_click_rate", "sms": "sms_click_rate", "push": "push_open_rate"}
 NICHE_QUANTILE = 0.75  # micro segments in the top quarter of distance from their parent are niches
-RATE_KPIS = {"conversion_rate", "email_open_rate", "email_click_rate", "repeat_rate", "return_rate"}
+RATE_KPIS = {"conversion_rate", "open_rate", "click_rate", "repeat_rate", "return_rate"}
 
 
 def supported(features: pd.DataFrame) -> set[str]:
@@ -44,6 +43,26 @@ def supported(features: pd.DataFrame) -> set[str]:
     return out
 
 
+def contact_rates(columns, has: set[str]) -> tuple[dict[str, str], list[str]]:
+    """Per touch channel in the data, the response rate a recommendation rests on (clicks where the data
+    varies in them, else opens), and the channels touched whose response the data does not tell."""
+    rates, silent = {}, []
+    for channel, measures in contact_columns(columns).items():
+        rate = next((measures[m] for m in ("click_rate", "open_rate") if measures.get(m) in has), None)
+        if rate:
+            rates[channel] = rate
+        else:
+            silent.append(channel)
+    return rates, silent
+
+
+def _contact(seg: pd.DataFrame, rates: dict[str, str], population: dict[str, float]) -> str | None:
+    """The channel this segment responds to best against the base, among those it was sent anything on."""
+    sent = contact_columns(seg.columns)
+    reached = [c for c in rates if "touches" not in sent[c] or seg[sent[c]["touches"]].sum() > 0]
+    return max(reached, key=lambda c: seg[rates[c]].mean() / max(population[c], 1e-9)) if reached else None
+
+
 def _label(category_column: str) -> str:
     return category_column.removeprefix("share_").replace("_", " ")
 
@@ -51,8 +70,10 @@ def _label(category_column: str) -> str:
 def trait_table(features: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
     """Long form: segment, feature, segment mean, population mean, index, z-score (both levels)."""
     has = supported(features)
+    rates = [c for m in contact_columns(features.columns).values() for k, c in m.items() if k != "touches"]
     trait_features = [c for c in (*BASE_TRAITS, *category_columns(features.columns),
-                                  *channel_columns(features.columns).values(), *device_columns(features.columns).values())
+                                  *channel_columns(features.columns).values(), *device_columns(features.columns).values(),
+                                  *rates)
                       if c in has]
     df = features[["customer_id", *trait_features]].merge(
         assignments[["customer_id", "macro_segment_id", "segment_id"]], on="customer_id")
@@ -159,8 +180,8 @@ def _kpi_rates(d: pd.DataFrame, has: set[str]) -> dict[str, float]:
     nan = float("nan")
     return {
         "conversion_rate": d["touch_conversion_rate"].mean() if "touch_conversion_rate" in has else nan,
-        "email_open_rate": d["email_open_rate"].mean() if "email_open_rate" in has else nan,
-        "email_click_rate": d["email_click_rate"].mean() if "email_click_rate" in has else nan,
+        "open_rate": d["touch_open_rate"].mean() if "touch_open_rate" in has else nan,
+        "click_rate": d["touch_click_rate"].mean() if "touch_click_rate" in has else nan,
         "avg_order_value": d["gross_revenue"].sum() / orders if orders else 0.0,
         "repeat_rate": (d["order_count"] >= 2).mean(),
         "return_rate": d["return_rate"].mean() if "return_rate" in has else nan,
@@ -201,8 +222,9 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
                    traits: pd.DataFrame, total_budget: float) -> pd.DataFrame:
     """One row per segment of both levels, ready for segments.segment_profiles.
 
-    Everything said about a segment comes from features the data supports (``supported``): without
-    engagement data no channel is recommended, without categories none is named, a KPI without its
+    Everything said about a segment comes from features the data supports (``supported``): a contact
+    channel is recommended only among the touch channels whose response the data records (and the segment
+    was sent), without categories none is named, a KPI without its
     inputs is left empty (NaN), and ``cannot_say`` lists what the data could not tell.
     """
     df = features.merge(assignments[["customer_id", "macro_segment_id", "segment_id"]], on="customer_id")
@@ -211,17 +233,22 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
     idx = traits.pivot_table(index="segment_id", columns="feature", values="index")
     means = traits.pivot_table(index="segment_id", columns="feature", values="segment_value")
     z = traits.pivot_table(index="segment_id", columns="feature", values="z_score")
-    contact_rates = {c: col for c, col in CONTACT_RATES.items() if col in has}
-    pop_contact = {c: df[col].mean() for c, col in contact_rates.items()}
+    rates, silent = contact_rates(features.columns, has)
+    pop_contact = {c: df[col].mean() for c, col in rates.items()}
     pop_kpis = _kpi_rates(df, has)
     categories = [c for c in category_columns(features.columns) if c in has]
     channels = {k: c for k, c in channel_columns(features.columns).items() if c in has}
     devices = {k: c for k, c in device_columns(features.columns).items() if c in has}
+    unheard = ", ".join(silent)  # touch channels whose response the data does not record
     cannot_say = [what for what, known in (
-        ("contact channel (no email/SMS/push engagement data)", bool(contact_rates)),
-        ("categories (no product or category data)", bool(categories)),
+        ("contact channel (no marketing touches)", bool(rates or silent)),
+        (f"contact channel (no opens or clicks recorded for {unheard})", bool(rates) or not silent),
+        (f"response to {unheard} (no opens or clicks recorded)", not (rates and silent)),
+        ("categories (" + ("the same mix for every customer" if category_columns(features.columns)
+                           else "no product or category data") + ")", bool(categories)),
         ("order channels", bool(channels)), ("devices", bool(devices)),
-        ("campaign conversion (no marketing touches)", "touch_conversion_rate" in has),
+        ("campaign conversion (" + ("no conversions recorded" if rates or silent else "no marketing touches") + ")",
+         "touch_conversion_rate" in has),
         ("discount sensitivity", "discounted_order_share" in has), ("age", "age_years" in has),
         ("region", "region" in has)) if not known]
 
@@ -235,8 +262,7 @@ def build_profiles(features: pd.DataFrame, assignments: pd.DataFrame, stability:
             name_parts[sid] = _name_parts(t, i, has, region)
             top_traits = z.loc[sid].abs().sort_values(ascending=False).head(5).index.tolist()
             extras[sid] = [_trait_words(f, z.loc[sid, f] > 0) for f in top_traits]
-            contact = (max(contact_rates, key=lambda c: seg[contact_rates[c]].mean() / max(pop_contact[c], 1e-9))
-                       if contact_rates else None)
+            contact = _contact(seg, rates, pop_contact)
             discount_led = "discounted_order_share" in has and i.get("discounted_order_share", 0) >= 120
             lapsed = t["recency_days"] > 150
             top_categories = [_label(c) for c in sorted(categories, key=lambda c: -t[c])[:3]]

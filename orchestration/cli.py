@@ -51,10 +51,12 @@ def summary() -> int:
             (n_stg,) = con.execute(f"select count(*) from staging.{stg}").fetchone()
             lines.append(f"  raw.{raw:<18} {n_raw:>12,}  ->  staging.{stg:<24} {n_stg:>12,}")
         (n_feat,) = con.execute("select count(*) from marts.customer_features").fetchone()
-        (n_cust, n_test) = con.execute("select count(*), count(*) filter (where is_test_account) "
-                                       "from staging.stg_shop__customers").fetchone()
-        lines += [f"  customers {n_cust:,} = {n_feat:,} with features (marts.customer_features) "
-                  f"+ {n_test:,} excluded as test accounts"]
+        excluded = con.execute("select reason, count(*) from marts.customer_exclusions group by 1 order by 2 desc"
+                               ).fetchall()
+        n_excl = sum(n for _, n in excluded)
+        lines += [f"  customers {n_feat + n_excl:,} = {n_feat:,} with features (marts.customer_features) "
+                  f"+ {n_excl:,} excluded (marts.customer_exclusions)"]
+        lines += [f"    {n:>10,}  {reason}" for reason, n in excluded]
         if has_table(con, "raw", "_loads"):
             files, read, loaded, quarantined = con.execute(
                 "select count(*), sum(coalesce(rows_read, rows)), sum(rows), sum(coalesce(rows_quarantined, 0)) "

@@ -1,9 +1,10 @@
 {#- Values found in the data, biggest first, as (value, column-safe slug) pairs: what becomes one
     feature column each (categories, order channels, devices). `query` returns (value, weight);
-    the first `limit` values are kept, then (none, 'other') when there are more. Read when the
+    the first `limit` values are kept, then (none, 'other') when there are more and `other` is
+    true. A slug in `reserved` (a fixed column it would clash with) gets a number. Read when the
     model runs (run_query); at parse time there is no data and the list is empty, so a model
     that calls these must name their relations in a `-- depends_on:` comment. -#}
-{% macro values_in_data(query, limit) %}
+{% macro values_in_data(query, limit, other=true, reserved=[]) %}
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
@@ -12,11 +13,11 @@
     {%- set seen = [] %}
     {%- for value in found[:limit] %}
         {%- set slug = modules.re.sub('[^a-z0-9]+', '_', value | string | lower).strip('_') or 'unnamed' %}
-        {%- if slug in seen or slug == 'other' %}{% set slug = slug ~ '_' ~ loop.index %}{% endif %}
+        {%- if slug in seen or slug == 'other' or slug in reserved %}{% set slug = slug ~ '_' ~ loop.index %}{% endif %}
         {%- do seen.append(slug) %}
         {%- do pairs.append((value, slug)) %}
     {%- endfor %}
-    {%- if found | length > limit %}{% do pairs.append((none, 'other')) %}{% endif %}
+    {%- if other and found | length > limit %}{% do pairs.append((none, 'other')) %}{% endif %}
     {{ return(pairs) }}
 {% endmacro %}
 
@@ -48,4 +49,14 @@
              union all select device from " ~ ref('stg_web__events') ~ ")
          where device is not null group by device order by uses desc, device",
         var('max_devices'))) }}
+{% endmacro %}
+
+{#- Marketing touch channels by number of touches. No 'other': a response rate of "the rest"
+    is nothing a campaign can use; those touches count in the all-channel touch_* columns.
+    'touch' is reserved: touch_open_rate is the all-channel rate. -#}
+{% macro top_touch_channels() %}
+    {{ return(values_in_data(
+        "select channel, count(*) as touches from " ~ ref('stg_marketing__touches') ~ "
+         where channel is not null group by channel order by touches desc, channel",
+        var('max_touch_channels'), other=false, reserved=['touch'])) }}
 {% endmacro %}

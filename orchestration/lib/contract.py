@@ -21,7 +21,8 @@ class Column:
 
 ENTITIES: dict[str, tuple[Column, ...]] = {
     "transactions": (
-        Column("customer_id", "BIGINT", "Who bought (an integer id).", "everything", required=True),
+        Column("customer_id", "BIGINT", "Who bought: your id, an integer or text (C-00123).", "everything",
+               required=True),
         Column("ordered_at", "TIMESTAMP", "When: a timestamp or a date.", "recency, frequency, tenure, trend",
                required=True),
         Column("amount", "DOUBLE", "What the customer paid for the line (negative for a refund).",
@@ -72,10 +73,10 @@ ENTITIES: dict[str, tuple[Column, ...]] = {
     "marketing_touches": (
         Column("touch_id", "BIGINT", "The send.", "dedupe", required=True),
         Column("customer_id", "BIGINT", "Recipient.", "response rates", required=True),
-        Column("channel", "VARCHAR", "email, sms or push.", "per-channel response, channel recommendation",
-               required=True),
+        Column("channel", "VARCHAR", "Your channel codes: email, sms, push, whatsapp, newsletter, ...",
+               "per-channel response, channel recommendation", required=True),
         Column("sent_at", "TIMESTAMP", "When.", "response over the last year", required=True),
-        Column("opened", "BOOLEAN", "Opened (email/push) or read (sms).", "open rates"),
+        Column("opened", "BOOLEAN", "Opened or read.", "open rates"),
         Column("clicked", "BOOLEAN", "Clicked through.", "click rates"),
         Column("converted", "BOOLEAN", "Purchased after the touch.", "conversion rate"),
     ),

@@ -2,8 +2,8 @@
 
 For each file: read it (CSV as text, so every value is judged by us, not guessed), cast
 every contract column, and quarantine each row that cannot be trusted, with its file,
-line, column and reason, in ``raw._quarantine``. Rows read = rows loaded + rows
-quarantined, per file, in ``raw._loads``. A file that cannot be read at all, or lacks a
+line, column, reason and (where it can be read) customer, in ``raw._quarantine``. Rows
+read = rows loaded + rows quarantined, per file, in ``raw._loads``. A file that cannot be read at all, or lacks a
 required column, fails the load with the file named, and nothing of the run is kept
 (the caller's transaction).
 
@@ -81,7 +81,9 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
                 "source varchar)")
     con.execute(f"""create table if not exists {QUARANTINE} (
         source varchar, entity varchar, file varchar, line bigint, column_name varchar, reason varchar,
-        loaded_at timestamp, dagster_run_id varchar)""")
+        loaded_at timestamp, dagster_run_id varchar, customer_id bigint)""")
+    # a customer whose every line was quarantined is in no raw table: this is how exclusions still name them
+    con.execute(f"alter table {QUARANTINE} add column if not exists customer_id bigint")
     _ensure_ledger(con)
 
 
@@ -134,7 +136,7 @@ def _read_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> tu
         rejected = con.execute("select distinct line from _rejects order by line").fetchall()
         rejected = [r[0] for r in rejected]
         con.execute(f"""insert into _quarantined_lines
-            select line, coalesce(column_name, 'line'), error_type || ': ' || error_message
+            select line, coalesce(column_name, 'line'), error_type || ': ' || error_message, null
             from (select *, row_number() over (partition by line order by column_idx) as k from _rejects) where k = 1""")
     # line numbers of the accepted rows: their order in the file (rowid), stepping over rejected lines
     lines = np.arange(n, dtype=np.int64) + first
@@ -195,12 +197,16 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
     originals = "".join(f", {raw} as {_ident('_text_' + name)}" for name, raw in keyed.items())
     con.execute(f"create or replace temp table _mapped as select _line, {selected}{originals}, "
                 f"{column_case} as _column, {reason_case} as _reason from _file")
+    # every id not written as its integer ("C-00123", "000123"), also on quarantined lines: the marts show it
     for name in keyed:
+        text = _ident('_text_' + name)
         con.execute(f"""insert into {ID_KEYS}
-            select distinct {_q(name)}, {_ident(name)}, {_ident('_text_' + name)}, {_q(source.name)} from _mapped
-            where _reason is null and try_cast({_ident('_text_' + name)} as BIGINT) is null
+            select distinct {_q(name)}, {_ident(name)}, {text}, {_q(source.name)} from _mapped
+            where {_ident(name)} is not null and cast({_ident(name)} as varchar) <> {text}
               and {_ident(name)} not in (select id from {ID_KEYS} where column_name = {_q(name)})""")
-    con.execute("insert into _quarantined_lines select _line, _column, _reason from _mapped where _reason is not null")
+    customer = "customer_id" if "customer_id" in casts else "null"
+    con.execute(f"insert into _quarantined_lines select _line, _column, _reason, {customer} from _mapped "
+                "where _reason is not null")
 
 
 def _write_transactions(con: duckdb.DuckDBPyConnection, source: Source, path: Path, loaded_at: dt.datetime) -> int:
@@ -280,12 +286,14 @@ def load_source(con: duckdb.DuckDBPyConnection, sources: SourcesFile, source: So
     loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     results = [FileLoad(source.name, source.entity, p.name, 0, 0, 0, True) for p in files if p not in todo]
     for path in todo:
-        con.execute("create or replace temp table _quarantined_lines (line bigint, column_name varchar, reason varchar)")
+        con.execute("create or replace temp table _quarantined_lines (line bigint, column_name varchar, reason varchar, "
+                    "customer_id bigint)")
         read, _ = _read_file(con, source, path)
         _map_file(con, source, path)
         write = _write_transactions if source.entity == "transactions" else _write_entity
         loaded = write(con, source, path, loaded_at)
-        con.execute(f"insert into {QUARANTINE} select ?, ?, ?, line, column_name, reason, ?, ? from _quarantined_lines",
+        con.execute(f"insert into {QUARANTINE} select ?, ?, ?, line, column_name, reason, ?, ?, customer_id "
+                    "from _quarantined_lines",
                     [source.name, source.entity, path.name, loaded_at, run_id])
         (quarantined,) = con.execute("select count(distinct line) from _quarantined_lines").fetchone()
         if loaded + quarantined != read:

@@ -99,7 +99,7 @@ def test_features_are_as_of_the_last_transaction_and_everyone_is_segmented(own_l
     assert segmented["n"].item() == len(features)
     left_out = json.loads(query(warehouse, "select features_left_out from segments.segmentation_runs").iloc[0, 0])
     assert left_out["age_years"] == "no data"  # what the log lacks is recorded, not clustered
-    assert left_out["email_open_rate"] == "the same for every customer"
+    assert left_out["touch_conversion_rate"] == "the same for every customer"
 
 
 def test_segment_names_say_only_what_the_log_supports(own_log_run):
@@ -108,7 +108,7 @@ def test_segment_names_say_only_what_the_log_supports(own_log_run):
     names = " | ".join(profiles["segment_name"])
     assert "unknown" not in names.lower() and "online" not in names and "books" not in names
     assert profiles["recommended_channel"].isna().all()  # no engagement data: no channel recommended
-    assert profiles["conversion_rate"].isna().all() and profiles["email_open_rate"].isna().all()
+    assert profiles["conversion_rate"].isna().all() and profiles["open_rate"].isna().all()
     assert (profiles["repeat_rate_target"] <= 1).all()
     assert profiles["description"].str.contains("The data cannot tell").all()
     micro = profiles[profiles["level"] == "micro"]

@@ -109,6 +109,21 @@ def test_counts_reconcile_nothing_is_silently_dropped(sql):
     assert counts.staged == counts.trusted + counts.quarantined + counts.test_orders + counts.before_window
 
 
+
+def test_every_customer_has_features_or_an_exclusion_with_its_reason(sql):
+    """Customers in = customers with features + customers excluded, each excluded one with why."""
+    planted = sql("select fault, planted_rows from eval.planted_faults").set_index("fault")["planted_rows"]
+    excluded = sql("select customer_id, reason from marts.customer_exclusions")
+    reasons = excluded["reason"].value_counts()
+    assert reasons["test or internal account"] == planted["customer_test_accounts"]
+    orphans = sql("select distinct customer_id from raw.orders where customer_id not in "
+                  "(select customer_id from raw.customers)")
+    assert reasons["orders without a customer record (quarantined as orphan_customer)"] == len(orphans)
+    known = set(sql("select customer_id from raw.customers union select customer_id from raw.orders")["customer_id"])
+    featured = set(sql("select customer_id from marts.customer_features")["customer_id"])
+    assert featured.isdisjoint(excluded["customer_id"]) and featured | set(excluded["customer_id"]) == known
+    assert set(sql("select customer_id from segments.customer_segments")["customer_id"]) == featured
+
 def _pandas_features(sql, customer_ids: list[int]) -> pd.DataFrame:
     """An independent computation of a few features, straight from the raw tables."""
     as_of = pd.Timestamp(AS_OF)

@@ -37,13 +37,15 @@ def test_segment_sizes_cover_every_customer_once(sql):
 def test_one_customers_segment_and_its_profile(sql):
     customer = sql("select customer_id from marts.customer_features order by net_revenue desc limit 1").iloc[0, 0]
     row = sql("""
-        select d.segment_name, d.macro_segment_name, p.description, p.recommended_channel, p.customers, p.level
+        select d.segment_name, d.macro_segment_name, p.description, p.recommended_channel, p.customers, p.level,
+               d.source_customer_id
         from marts.customer_segment_details d join segments.segment_profiles p using (segment_id)
         where d.customer_id = ?
     """, [int(customer)]).iloc[0]
     assert row["level"] == "micro" and row["customers"] >= 25
     assert row["segment_name"] and row["macro_segment_name"] and row["segment_name"] != row["macro_segment_name"]
     assert row["recommended_channel"] in {"email", "sms", "push"}
+    assert row["source_customer_id"] == str(customer)  # integer ids are shown as they are (no raw._id_keys rows)
     assert f"{row['customers']:,} customers" in row["description"]
 
 

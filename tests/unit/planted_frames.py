@@ -3,9 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from ml.features import FEATURE_GROUPS
+from ml.features import feature_groups
 
 REGIONS = ["northeast", "southeast", "midwest", "southwest", "west"]
+# response rates of the touch channels email, sms and push, as a retailer's data names them
+CONTACT_RATES = ["email_open_rate", "email_click_rate", "sms_click_rate", "push_open_rate"]
 CATEGORIES = [f"share_{c}" for c in ("garden", "kitchen", "toys", "books", "beauty", "tools", "pets", "music",
                                      "sport", "wine")]
 
@@ -18,7 +20,7 @@ def planted_features(n_per_micro: int = 150, n_macro: int = 3, n_micro: int = 2,
         for u in range(n_micro):
             n = n_per_micro
             frame = {}
-            for spec in FEATURE_GROUPS.values():
+            for spec in feature_groups(CONTACT_RATES).values():
                 for column in spec.numeric:
                     frame[column] = rng.normal(0.3, 0.05, n).clip(0, 1)
             shares = np.full((n, 10), 0.02)
@@ -32,6 +34,10 @@ def planted_features(n_per_micro: int = 150, n_macro: int = 3, n_micro: int = 2,
             frame["mobile_share"] = rng.normal(0.5, 0.1, n)
             frame["net_revenue"] = rng.lognormal(5 + m * 0.3, 0.4, n)
             frame["region"] = np.where(rng.random(n) < 0.95, REGIONS[u], REGIONS[(u + 2) % 5])
+            frame["touch_open_rate"] = frame["email_open_rate"]  # all channels together: no draw of its own
+            frame["touch_click_rate"] = (frame["email_click_rate"] + frame["sms_click_rate"]) / 2
+            for channel in ("email", "sms", "push"):
+                frame[f"{channel}_touches"] = np.full(n, 12)
             frame["macro_truth"] = m
             frame["micro_truth"] = m * 10 + u
             rows.append(pd.DataFrame(frame))

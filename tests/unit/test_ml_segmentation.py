@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from ml.features import feature_groups
 from ml.profiles import build_profiles, trait_table
 from ml.scoring import assign_segments
 from ml.scoring_sql import scoring_sql
@@ -98,7 +99,7 @@ def test_profiles_have_unique_names_budget_summing_to_one_and_kpis(planted, resu
     assert macro["budget_share"].sum() == pytest.approx(1.0)
     assert profiles["budget"].sum() == pytest.approx(100_000)  # both levels each split the 50,000
     assert micro["share_of_customers"].sum() == pytest.approx(1.0)
-    for kpi in ("conversion_rate", "email_open_rate", "email_click_rate", "avg_order_value", "repeat_rate", "return_rate"):
+    for kpi in ("conversion_rate", "open_rate", "click_rate", "avg_order_value", "repeat_rate", "return_rate"):
         assert profiles[kpi].notna().all() and profiles[f"{kpi}_target"].notna().all()
     assert (profiles["description"].str.count(r"\.") >= 2).all()
     assert micro["is_niche"].any() and not macro["is_niche"].any()
@@ -122,3 +123,20 @@ def test_a_refit_starts_from_the_previous_segments_and_keeps_them_on_the_same_da
     assert adjusted_rand_score(previous["segment_id"], refit.assignments["segment_id"]) == 1.0
     candidates = refit.candidates()
     assert candidates.loc[candidates["chosen"] & (candidates["level"] == "macro"), "warm_start"].item()
+
+
+def test_contact_channels_are_those_the_data_names(planted, result):
+    """Touches over whatsapp, newsletter and post: each one's rates join the engagement features by their
+    names, a channel is recommended only where responses were recorded, and the silent one is named."""
+    renamed = planted.rename(columns=lambda c: c.replace("email_", "whatsapp_").replace("push_", "newsletter_")
+                             .replace("sms_", "post_"))
+    renamed["post_click_rate"] = 0.0  # sent, but no click or open recorded
+    engagement = feature_groups(renamed.columns)["engagement"].numeric
+    assert {"whatsapp_open_rate", "whatsapp_click_rate", "newsletter_open_rate"} <= set(engagement)
+    assert "touch_open_rate" not in engagement  # all channels together is a KPI, not a channel
+    traits = trait_table(renamed, result.assignments)
+    profiles = build_profiles(renamed, result.assignments, result.stability(), traits, total_budget=1_000)
+    assert profiles["recommended_channel"].notna().all()
+    assert set(profiles["recommended_channel"]) <= {"whatsapp", "newsletter"}
+    assert profiles["description"].str.contains(r"response to post \(no opens or clicks recorded\)").all()
+    assert not profiles["description"].str.contains("email").any()

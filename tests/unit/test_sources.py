@@ -45,8 +45,10 @@ sources:
     assert (first.rows_read, first.rows_loaded, first.rows_quarantined) == (3, 2, 1)
     (again,) = load_sources(con, sources)
     assert again.skipped and con.execute("select count(*) from raw.order_items").fetchone()[0] == 2
-    line, column, reason = con.execute("select line, column_name, reason from raw._quarantine").fetchone()
+    line, column, reason, customer = con.execute(
+        "select line, column_name, reason, customer_id from raw._quarantine").fetchone()
     assert (line, column) == (4, "ordered_at") and 'cannot read "not a day" as TIMESTAMP' in reason
+    assert customer == 2  # whose line it was, so a customer with only bad lines is still accounted for
 
 
 def test_a_parquet_export_of_every_entity_loads_and_empty_optional_fields_drop_no_one(tmp_path):
@@ -84,14 +86,16 @@ def test_a_file_missing_a_required_column_fails_naming_file_and_column(tmp_path)
 
 
 def test_ids_that_are_not_integers_load_under_a_stable_key_that_maps_back(tmp_path):
-    pd.DataFrame({"kunde": ["C-001", "C-002", "C-001", "17"], "tag": ["2025-01-02"] * 4, "summe": [5.0, 6.0, 7.0, 8.0]}
-                 ).to_csv(tmp_path / "sales.csv", index=False)
+    pd.DataFrame({"kunde": ["C-001", "C-002", "C-001", "17", "0042", "C-003"], "tag": ["2025-01-02"] * 6,
+                  "summe": ["5.0", "6.0", "7.0", "8.0", "9.0", "lots"]}).to_csv(tmp_path / "sales.csv", index=False)
     sources = _sources(tmp_path, "sources:\n  - {name: till, entity: transactions, path: sales.csv, "
                                  "columns: {customer_id: kunde, ordered_at: tag, amount: summe}}\n")
     con = duckdb.connect()
     (load,) = load_sources(con, sources)
-    assert (load.rows_loaded, load.rows_quarantined) == (4, 0)
+    assert (load.rows_loaded, load.rows_quarantined) == (5, 1)
     keys = dict(con.execute("select source_value, id from raw._id_keys where column_name = 'customer_id'").fetchall())
-    assert set(keys) == {"C-001", "C-002"}  # "17" is an integer already and keeps its value
+    # "17" is written as its integer and needs no mapping; "0042" loads as 42 and keeps its zeros here;
+    # C-003, whose only line was quarantined, is mapped too, so the marts can still name it
+    assert set(keys) == {"C-001", "C-002", "0042", "C-003"} and keys["0042"] == 42
     per_customer = dict(con.execute("select customer_id, count(*) from raw.orders group by 1").fetchall())
-    assert per_customer == {keys["C-001"]: 2, keys["C-002"]: 1, 17: 1}
+    assert per_customer == {keys["C-001"]: 2, keys["C-002"]: 1, 17: 1, 42: 1}

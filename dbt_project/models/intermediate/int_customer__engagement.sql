@@ -1,17 +1,19 @@
--- Response to marketing (per channel, over the year of touches) and on-site
--- engagement (over the 30 days of web events).
+-- Response to marketing (over the year of touches), all channels together and per touch channel
+-- the data has (top_touch_channels), and on-site engagement (over the 30 days of web events).
+{%- set touch_channels = top_touch_channels() %}
 with touches as (
     select
         customer_id,
-        sum(case when channel = 'email' then 1 else 0 end) as emails_sent,
-        sum(case when channel = 'email' and opened then 1 else 0 end) as emails_opened,
-        sum(case when channel = 'email' and clicked then 1 else 0 end) as emails_clicked,
-        sum(case when channel = 'sms' then 1 else 0 end) as sms_sent,
-        sum(case when channel = 'sms' and clicked then 1 else 0 end) as sms_clicked,
-        sum(case when channel = 'push' then 1 else 0 end) as push_sent,
-        sum(case when channel = 'push' and opened then 1 else 0 end) as push_opened,
         count(*) as touches,
+        sum(case when opened then 1 else 0 end) as opened,
+        sum(case when clicked then 1 else 0 end) as clicked,
         sum(case when converted then 1 else 0 end) as conversions
+        {%- for value, slug in touch_channels %}
+        {%- set is_channel = "channel = '" ~ value | replace("'", "''") ~ "'" %},
+        sum(case when {{ is_channel }} then 1 else 0 end) as {{ slug }}_touches,
+        sum(case when {{ is_channel }} and opened then 1 else 0 end) as {{ slug }}_opened,
+        sum(case when {{ is_channel }} and clicked then 1 else 0 end) as {{ slug }}_clicked
+        {%- endfor %}
     from {{ ref('stg_marketing__touches') }}
     group by customer_id
 ),
@@ -40,12 +42,15 @@ web as (
 
 select
     coalesce(t.customer_id, w.customer_id) as customer_id,
-    coalesce(t.emails_sent, 0) as emails_sent,
-    {{ safe_ratio('t.emails_opened', 't.emails_sent') }} as email_open_rate,
-    {{ safe_ratio('t.emails_clicked', 't.emails_sent') }} as email_click_rate,
-    {{ safe_ratio('t.sms_clicked', 't.sms_sent') }} as sms_click_rate,
-    {{ safe_ratio('t.push_opened', 't.push_sent') }} as push_open_rate,
+    coalesce(t.touches, 0) as touches_sent,
+    {{ safe_ratio('t.opened', 't.touches') }} as touch_open_rate,
+    {{ safe_ratio('t.clicked', 't.touches') }} as touch_click_rate,
     {{ safe_ratio('t.conversions', 't.touches') }} as touch_conversion_rate,
+    {%- for value, slug in touch_channels %}
+    coalesce(t.{{ slug }}_touches, 0) as {{ slug }}_touches,
+    {{ safe_ratio('t.' ~ slug ~ '_opened', 't.' ~ slug ~ '_touches') }} as {{ slug }}_open_rate,
+    {{ safe_ratio('t.' ~ slug ~ '_clicked', 't.' ~ slug ~ '_touches') }} as {{ slug }}_click_rate,
+    {%- endfor %}
     coalesce(w.sessions_30d, 0) as sessions_30d,
     coalesce(w.pages_per_session, 0) as pages_per_session,
     coalesce(w.search_session_rate, 0) as search_session_rate,

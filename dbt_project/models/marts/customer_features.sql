@@ -62,11 +62,10 @@ select
     coalesce(r.avg_discount_pct, 0) as avg_discount_pct,
     -- channels and devices
     -- engagement
-    cast(coalesce(e.emails_sent, 0) as integer) as emails_sent,
-    coalesce(e.email_open_rate, 0) as email_open_rate,
-    coalesce(e.email_click_rate, 0) as email_click_rate,
-    coalesce(e.sms_click_rate, 0) as sms_click_rate,
-    coalesce(e.push_open_rate, 0) as push_open_rate,
+    -- all touch channels together; per channel in customer_features_wide
+    cast(coalesce(e.touches_sent, 0) as integer) as touches_sent,
+    coalesce(e.touch_open_rate, 0) as touch_open_rate,
+    coalesce(e.touch_click_rate, 0) as touch_click_rate,
     coalesce(e.touch_conversion_rate, 0) as touch_conversion_rate,
     cast(coalesce(e.sessions_30d, 0) as integer) as sessions_30d,
     coalesce(e.pages_per_session, 0) as pages_per_session,

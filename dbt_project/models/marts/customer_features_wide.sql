@@ -1,11 +1,14 @@
--- depends_on: {{ ref('int_order_items__checked') }}, {{ ref('stg_shop__products') }}, {{ ref('int_orders__checked') }}, {{ ref('stg_web__events') }}
+-- depends_on: {{ ref('int_order_items__checked') }}, {{ ref('stg_shop__products') }}, {{ ref('int_orders__checked') }}, {{ ref('stg_web__events') }}, {{ ref('stg_marketing__touches') }}
 -- customer_features plus the columns whose names come from the data: a share_<category> per
 -- category (the biggest var('max_categories') by spend, the rest as share_other), an
--- <channel>_order_share per order channel and a <device>_share per device. This is what the
--- segmentation reads; the values differ between retailers, so they live outside the contract.
+-- <channel>_order_share per order channel, a <device>_share per device, and per marketing touch
+-- channel (the var('max_touch_channels') most used) <channel>_touches, <channel>_open_rate and
+-- <channel>_click_rate. This is what the segmentation reads; the values differ between retailers,
+-- so they live outside the contract.
 {%- set categories = top_categories() %}
 {%- set channels = top_channels() %}
 {%- set devices = top_devices() %}
+{%- set touch_channels = top_touch_channels() %}
 select
     f.*
     {%- for value, slug in categories %},
@@ -17,6 +20,12 @@ select
     {%- for value, slug in devices %},
     coalesce(ch.{{ slug }}_share, 0) as {{ slug }}_share
     {%- endfor %}
+    {%- for value, slug in touch_channels %},
+    cast(coalesce(e.{{ slug }}_touches, 0) as integer) as {{ slug }}_touches,
+    coalesce(e.{{ slug }}_open_rate, 0) as {{ slug }}_open_rate,
+    coalesce(e.{{ slug }}_click_rate, 0) as {{ slug }}_click_rate
+    {%- endfor %}
 from {{ ref('customer_features') }} as f
 left join {{ ref('int_customer__category_mix') }} as c on f.customer_id = c.customer_id
 left join {{ ref('int_customer__channel_mix') }} as ch on f.customer_id = ch.customer_id
+left join {{ ref('int_customer__engagement') }} as e on f.customer_id = e.customer_id

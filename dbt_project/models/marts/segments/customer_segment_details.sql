@@ -2,6 +2,7 @@
 -- attributes marketers filter on: the table to export for a campaign.
 select
     s.customer_id,
+    {{ source_customer_id('s.customer_id') }} as source_customer_id,
     s.macro_segment_id,
     macro.segment_name as macro_segment_name,
     s.segment_id,
