@@ -64,7 +64,7 @@ def test_dbt_models_carry_column_level_lineage(built_warehouse):
     assert ("staging/stg_shop__products", "category") in deps("intermediate/int_customer__category_mix",
                                                                "share_grocery")
     # and across the Python hop: the campaign table reads the segmentation's output columns
-    assert ("segments/customer_segments", "segment_id") in deps("marts/customer_segment_details", "segment_id")
+    assert ("segments/customer_scores", "segment_id") in deps("marts/customer_segment_details", "segment_id")
 
 
 def test_customer_features_has_one_row_per_real_customer(sql):
