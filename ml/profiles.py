@@ -153,10 +153,24 @@ def _trait_words(feature: str, high: bool) -> str:
     return f"{feature.replace('share_', '').replace('_', ' ')} {'high' if high else 'low'}"
 
 
+# A trait a name already says in other words is no help in telling two segments apart.
+IMPLIED_BY_NAME = {"long since last order": "Lapsed", "recently joined": "New", "ordered recently": "Active",
+                   "one-off buyers": "one-time", "repeat buyers": "loyal", "high value": "high-spend",
+                   "low value": "low-spend"}
+
+
 def _unique_names(candidates: dict[str, list[str]], extras: dict[str, list[str]]) -> dict[str, str]:
-    """Join fragments into names; where two collide, add distinguishing extras, then a number."""
+    """Join fragments into names; where two collide, add distinguishing extras, then a number.
+
+    A micro segment that is its macro's only one is that macro, said so; extras the name already
+    implies are skipped."""
     names = {sid: " ".join(p) for sid, p in candidates.items()}
     names = {sid: n[0].upper() + n[1:] for sid, n in names.items()}
+    extras = {sid: [e for e in extra if IMPLIED_BY_NAME.get(e, "\0") not in candidates[sid]]
+              for sid, extra in extras.items()}
+    children = pd.Series([sid.split(".")[0] for sid in names if "." in sid]).value_counts()
+    for sid in [s for s in names if "." in s and children[s.split(".")[0]] == 1]:
+        names[sid] = f"{names[sid.split('.')[0]]} (the whole group)"
     for _ in range(3):
         counts = pd.Series(names).value_counts()
         clashes = set(counts[counts > 1].index)
