@@ -169,8 +169,8 @@ def _unique_names(candidates: dict[str, list[str]], extras: dict[str, list[str]]
     extras = {sid: [e for e in extra if IMPLIED_BY_NAME.get(e, "\0") not in candidates[sid]]
               for sid, extra in extras.items()}
     children = pd.Series([sid.split(".")[0] for sid in names if "." in sid]).value_counts()
-    for sid in [s for s in names if "." in s and children[s.split(".")[0]] == 1]:
-        names[sid] = f"{names[sid.split('.')[0]]} (the whole group)"
+    whole = [sid for sid in names if "." in sid and children[sid.split(".")[0]] == 1]
+    names = {sid: n for sid, n in names.items() if sid not in whole}
     for _ in range(3):
         counts = pd.Series(names).value_counts()
         clashes = set(counts[counts > 1].index)
@@ -179,6 +179,7 @@ def _unique_names(candidates: dict[str, list[str]], extras: dict[str, list[str]]
         for sid, name in list(names.items()):
             if name in clashes and extras[sid]:
                 names[sid] = f"{name} ({extras[sid].pop(0)})"
+    names.update({sid: f"{names[sid.split('.')[0]]} (the whole group)" for sid in whole})
     seen: dict[str, int] = {}
     for sid in sorted(names):
         n = names[sid]
