@@ -1,0 +1,256 @@
+"""The whole pipeline against its floor and a pandas notebook, on the same raw tables, in one run.
+
+    .venv/bin/python benchmarks/end_to_end.py --customers 100000
+
+1. **pipeline**: `full_pipeline` through Dagster in a child process (demo mode, a scratch warehouse and
+   DAGSTER_HOME under --workdir); every step's time comes from the run's own step stats.
+2. **floor**: on the raw tables that run loaded, one DuckDB query (deduplicating every table, as staging
+   does) computing per-customer RFM, category and channel shares, then KMeans on a 50k sample, then the
+   nearest centroid for every customer in SQL.
+3. **notebook**: the same features with pandas (drop_duplicates, merges, groupby, pivot), the same fit,
+   and assignment with numpy.
+
+Each runs in its own process, so each peak RSS is its own. Prints figures and the ratios pipeline/floor
+and notebook/pipeline; asserts nothing (speed is measured here, never in tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = 50_000
+AS_OF = "2026-06-30"
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
+# --- the pipeline, through Dagster ------------------------------------------------------------------
+def run_pipeline(customers: int, workdir: Path) -> dict:
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    config = {"ops": {"demo_exports": {"config": {"n_customers": customers, "seed": 42, "reference_date": AS_OF}}},
+              "resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}
+    started = time.perf_counter()
+    result = defs().resolve_job_def("full_pipeline").execute_in_process(run_config=config, instance=instance,
+                                                                         raise_on_error=False)
+    wall = time.perf_counter() - started
+    steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
+             for s in instance.get_run_step_stats(result.run_id)]
+    macro_k = None
+    if result.success:
+        import duckdb
+
+        with duckdb.connect(os.environ["MICROSEG_WAREHOUSE"], read_only=True) as con:
+            (macro_k,) = con.execute("select macro_k from segments.segmentation_runs order by finished_at desc "
+                                     "limit 1").fetchone()
+    return {"success": result.success, "seconds": wall, "steps": steps, "macro_k": macro_k,
+            "peak_rss_gb": _peak_rss_gb()}
+
+
+# --- the floor: one query, one fit on a sample, assignment in SQL ------------------------------------
+FEATURES_SQL = """
+with orders as (select * from raw.orders qualify row_number() over (partition by order_id order by order_ts) = 1),
+items as (select * from raw.order_items qualify row_number() over (partition by order_item_id order by order_id) = 1),
+products as (select * from raw.products qualify row_number() over (partition by product_id order by product_id) = 1),
+lines as (
+    select o.customer_id, o.order_id, o.order_ts, lower(trim(o.channel)) as channel, lower(trim(p.category)) as category,
+           i.quantity, i.quantity * i.unit_price * (1 - coalesce(o.discount_pct, 0))
+               * case when i.line_type = 'refund' then -1 else 1 end as amount
+    from items as i join orders as o using (order_id) join products as p using (product_id)
+    where o.order_ts <= timestamp '{as_of} 23:59:59' and o.order_ts > timestamp '{as_of}' - interval 730 day
+      and (i.quantity > 0 or i.line_type = 'refund')
+)
+select customer_id,
+       count(distinct order_id) as orders,
+       sum(amount) as net_revenue,
+       date_diff('day', max(order_ts), timestamp '{as_of}') as recency_days,
+       {category_shares},
+       {channel_shares}
+from lines group by customer_id
+"""
+
+
+def _floor_sql(con) -> str:
+    categories = [r[0] for r in con.execute("select distinct lower(trim(category)) from raw.products "
+                                            "where category is not null order by 1").fetchall()]
+    channels = [r[0] for r in con.execute("select distinct lower(trim(channel)) from raw.orders "
+                                          "where channel is not null order by 1").fetchall()]
+    shares = ", ".join(f"sum(case when category = '{c}' then quantity else 0 end) * 1.0 / nullif(sum(quantity), 0) "
+                       f"as \"share_{c}\"" for c in categories)
+    channel_shares = ", ".join(f"count(distinct case when channel = '{c}' then order_id end) * 1.0 / "
+                               f"count(distinct order_id) as \"{c}_share\"" for c in channels)
+    return FEATURES_SQL.format(as_of=AS_OF, category_shares=shares, channel_shares=channel_shares)
+
+
+def _fit(X, k: int):
+    import numpy as np
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(42)
+    sample = X[rng.choice(len(X), size=min(SAMPLE, len(X)), replace=False)]
+    mean, std = sample.mean(0), sample.std(0) + 1e-9
+    model = KMeans(k, n_init=8, random_state=42).fit((sample - mean) / std)
+    return mean, std, model.cluster_centers_
+
+
+def run_floor(warehouse: str, k: int) -> dict:
+    import duckdb
+    import numpy as np
+
+    times = {}
+    with duckdb.connect(warehouse, read_only=True) as con:
+        started = time.perf_counter()
+        con.execute(f"create temp table features as {_floor_sql(con)}")
+        times["features"] = time.perf_counter() - started
+        started = time.perf_counter()
+        columns = [c for c in con.execute("select * from features limit 0").df().columns if c != "customer_id"]
+        sample = con.execute(f"select * exclude (customer_id) from features using sample {SAMPLE} rows "
+                             f"(reservoir, 42)").df().fillna(0).to_numpy()
+        mean, std, centres = _fit(sample, k)
+        times["fit"] = time.perf_counter() - started
+        started = time.perf_counter()
+        values = ", ".join("(" + ", ".join([str(j)] + [repr(float(v)) for v in c]) + ")" for j, c in enumerate(centres))
+        distance = " + ".join(f"power((coalesce(f.\"{col}\", 0) - {float(mean[i])!r}) / {float(std[i])!r} - c.v{i}, 2)"
+                              for i, col in enumerate(columns))
+        con.execute(f"""create temp table assigned as
+            select f.customer_id, arg_min(c.k, {distance}) as segment
+            from features as f cross join (values {values}) as c(k, {", ".join(f"v{i}" for i in range(len(columns)))})
+            group by f.customer_id""")
+        (n,) = con.execute("select count(*) from assigned").fetchone()
+        times["assign"] = time.perf_counter() - started
+    return {"seconds": sum(times.values()), "steps": times, "customers": n, "peak_rss_gb": _peak_rss_gb(),
+            "spread": float(np.std(centres))}
+
+
+# --- the notebook peer -------------------------------------------------------------------------------
+def run_notebook(warehouse: str, k: int) -> dict:
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    times = {}
+    started = time.perf_counter()
+    with duckdb.connect(warehouse, read_only=True) as con:
+        orders = con.execute("select order_id, customer_id, order_ts, channel, discount_pct from raw.orders").df()
+        items = con.execute("select order_item_id, order_id, product_id, line_type, quantity, unit_price "
+                            "from raw.order_items").df()
+        products = con.execute("select product_id, category from raw.products").df()
+    times["read"] = time.perf_counter() - started
+    started = time.perf_counter()
+    orders = orders.drop_duplicates("order_id")
+    items = items.drop_duplicates("order_item_id")
+    products = products.drop_duplicates("product_id")
+    orders["channel"] = orders["channel"].astype("string").str.strip().str.lower()
+    products["category"] = products["category"].astype("string").str.strip().str.lower()
+    as_of = pd.Timestamp(AS_OF)
+    orders = orders[(orders["order_ts"] <= as_of + pd.Timedelta(hours=23, minutes=59, seconds=59))
+                    & (orders["order_ts"] > as_of - pd.Timedelta(days=730))]
+    lines = items.merge(orders, on="order_id").merge(products, on="product_id")
+    lines = lines[(lines["quantity"] > 0) | (lines["line_type"] == "refund")]
+    sign = np.where(lines["line_type"] == "refund", -1, 1)
+    lines["amount"] = lines["quantity"] * lines["unit_price"] * (1 - lines["discount_pct"].fillna(0)) * sign
+    g = lines.groupby("customer_id")
+    features = pd.DataFrame({"orders": g["order_id"].nunique(), "net_revenue": g["amount"].sum(),
+                             "recency_days": (as_of - g["order_ts"].max()).dt.days})
+    units = lines.pivot_table(index="customer_id", columns="category", values="quantity", aggfunc="sum", fill_value=0)
+    features = features.join(units.div(units.sum(1), axis=0).add_prefix("share_"))
+    per_channel = orders.groupby(["customer_id", "channel"]).size().unstack(fill_value=0)
+    features = features.join(per_channel.div(per_channel.sum(1), axis=0).add_suffix("_share")).fillna(0)
+    times["features"] = time.perf_counter() - started
+    started = time.perf_counter()
+    X = features.to_numpy(dtype=float)
+    mean, std, centres = _fit(X, k)
+    times["fit"] = time.perf_counter() - started
+    started = time.perf_counter()
+    Z = (X - mean) / std
+    segment = ((Z[:, None, :] - centres[None, :, :]) ** 2).sum(-1).argmin(1)
+    times["assign"] = time.perf_counter() - started
+    return {"seconds": sum(times.values()), "steps": times, "customers": len(segment), "peak_rss_gb": _peak_rss_gb()}
+
+
+# --- driver ------------------------------------------------------------------------------------------
+def _child(kind: str, args: argparse.Namespace, env: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--customers", str(args.customers),
+                          "--workdir", str(args.workdir), "--k", str(args.k or 0)],
+                         env=env, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/microseg-bench"))
+    parser.add_argument("--child", choices=["pipeline", "floor", "notebook"])
+    parser.add_argument("--k", type=int, default=0)
+    parser.add_argument("--reuse", action="store_true",
+                        help="skip the pipeline: time the floor and notebook on the warehouse a previous run left")
+    args = parser.parse_args()
+    warehouse = args.workdir / f"warehouse-{args.customers}.duckdb"
+    if args.child:
+        runner = {"pipeline": lambda: run_pipeline(args.customers, args.workdir),
+                  "floor": lambda: run_floor(str(warehouse), args.k),
+                  "notebook": lambda: run_notebook(str(warehouse), args.k)}[args.child]
+        print(json.dumps(runner()))
+        return
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    for stale in [] if args.reuse else args.workdir.glob(f"warehouse-{args.customers}.duckdb*"):
+        stale.unlink()
+    env = {**os.environ, "MICROSEG_WAREHOUSE": str(warehouse), "MICROSEG_DEMO": "1",
+           "MICROSEG_LANDING": str(args.workdir / f"landing-{args.customers}"),
+           "DAGSTER_HOME": str(args.workdir / "dagster_home")}
+    (args.workdir / "dagster_home").mkdir(exist_ok=True)
+    (args.workdir / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    env.pop("MICROSEG_SOURCES", None)
+
+    print(f"{args.customers:,} demo customers; scratch files in {args.workdir}")
+    if args.reuse:
+        import duckdb
+
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            (k,) = con.execute("select macro_k from segments.segmentation_runs order by finished_at desc limit 1"
+                               ).fetchone()
+        pipeline = {"success": True, "seconds": float("nan"), "steps": [], "macro_k": k, "peak_rss_gb": float("nan")}
+    else:
+        pipeline = _child("pipeline", args, env)
+        # the run's peak includes the dbt processes it started (the first child waited for: exact)
+        pipeline["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    if not pipeline["success"]:
+        raise SystemExit("the pipeline run failed: see the Dagster run in " + env["DAGSTER_HOME"])
+    args.k = pipeline["macro_k"]
+    floor = _child("floor", args, env)
+    notebook = _child("notebook", args, env)
+
+    print(f"\n{'work':<50}{'seconds':>10}{'peak RSS GB':>14}")
+    print(f"{'pipeline (full_pipeline through Dagster)':<50}{pipeline['seconds']:>10.1f}{pipeline['peak_rss_gb']:>14.2f}")
+    for step in sorted(pipeline["steps"], key=lambda s: -s["seconds"]):
+        print(f"  {step['step'][:48]:<48}{step['seconds']:>10.1f}")
+    for name, result in (("floor (one DuckDB query + fit + SQL assignment)", floor),
+                         ("notebook (pandas + the same fit)", notebook)):
+        print(f"{name:<50}{result['seconds']:>10.1f}{result['peak_rss_gb']:>14.2f}")
+        for step, seconds in result["steps"].items():
+            print(f"  {step:<48}{seconds:>10.1f}")
+    print(f"\npipeline / floor    = {pipeline['seconds'] / floor['seconds']:.1f}x")
+    print(f"notebook / pipeline = {notebook['seconds'] / pipeline['seconds']:.2f}x "
+          f"(above 1: the pipeline is faster than the notebook)")
+    print(f"(the pipeline also generates the demo data and runs {len(pipeline['steps'])} steps with tests, "
+          f"profiles and lineage; the floor and notebook read the raw tables it loaded)")
+
+
+if __name__ == "__main__":
+    main()
