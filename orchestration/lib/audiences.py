@@ -98,6 +98,8 @@ def plan_exports(customers: pd.DataFrame, previous_members: pd.DataFrame | None,
             if audience == "crm":
                 members.append(audience_rows[["segment_id", "source_customer_id", "customer_id"]])
     counts = pd.DataFrame(rows, columns=COUNT_COLUMNS)
+    # text even when nothing is withheld, so the appended history table is VARCHAR from its first export
+    counts["withheld_reason"] = counts["withheld_reason"].astype("string")
     parts = counts[["exported", "holdout", "no_consent", "invalid_key", "withheld"]].sum(axis=1)
     if not (parts == counts["segment_size"]).all() or counts.groupby("audience")["segment_size"].sum().ne(len(df)).any():
         raise RuntimeError("audience counts do not reconcile with the segment sizes")  # never drop anyone silently
