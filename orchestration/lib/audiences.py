@@ -46,7 +46,7 @@ class ExportPlan:
 
 
 def _stem(segment_id: object, audience: str) -> str:
-    return f"segment_{re.sub(r'[^A-Za-z0-9_-]', '_', str(segment_id))}_{audience}"
+    return f"segment_{re.sub(r'[^A-Za-z0-9._-]', '_', str(segment_id))}_{audience}"
 
 
 def plan_exports(customers: pd.DataFrame, previous_members: pd.DataFrame | None, min_audience_size: int,
