@@ -35,6 +35,21 @@ def _segment_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     return ["", f"Segments: {len(df)} macro, {n_micro} micro (segments.segment_profiles)", df.to_string(index=False)]
 
 
+def _audience_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The latest audience export: its folder and, per audience, segment sizes = exported + everyone left out."""
+    if not has_table(con, "audiences", "exports"):
+        return []
+    export_id, folder = con.execute("select export_id, folder from audiences.exports "
+                                    "order by created_at desc limit 1").fetchone()
+    rows = con.execute("""select audience, sum(segment_size), sum(exported), sum(holdout), sum(no_consent),
+                                 sum(invalid_key), sum(withheld)
+                          from audiences.export_counts where export_id = ? group by 1 order by 1""",
+                       [export_id]).fetchall()
+    return ["", f"Audience export {folder} (audiences.export_counts):"] + [
+        f"  {a:<12} {n:>10,} = {e:,} exported + {h:,} holdout + {c:,} no consent + {i:,} invalid key + "
+        f"{w:,} withheld" for a, n, e, h, c, i, w in rows]
+
+
 def summary() -> int:
     path = warehouse_path()
     if not path.exists():
@@ -70,6 +85,7 @@ def summary() -> int:
         ).df()
         lines.append(dq.to_string(index=False))
         lines += _segment_lines(con)
+        lines += _audience_lines(con)
     lines += ["", "Query it: `make sql` opens a read-only DuckDB shell on the file. Try:"]
     for title, sql in TRY_SQL:
         lines += [f"  -- {title}", "  " + sql.replace("\n", "\n  ")]

@@ -17,6 +17,8 @@ class Column:
     meaning: str
     unlocks: str
     required: bool = False
+    # an export file named after its raw table may lack it (exports made before it was in the contract)
+    may_be_absent: bool = False
 
 
 ENTITIES: dict[str, tuple[Column, ...]] = {
@@ -51,6 +53,15 @@ ENTITIES: dict[str, tuple[Column, ...]] = {
         Column("signup_date", "DATE", "Account creation date.", "tenure before the first order"),
         Column("acquisition_channel", "VARCHAR", "How the customer was acquired.", "acquisition mix"),
         Column("is_loyalty_member", "BOOLEAN", "Enrolled in a loyalty programme.", "loyalty share"),
+        # contact keys and consents feed the audience exports only; NULL consent = unknown = no consent
+        Column("phone", "VARCHAR", "Phone number in any format; E.164 (+14155550123) or national.",
+               "phone audiences (hashed E.164)", may_be_absent=True),
+        Column("email_consent", "BOOLEAN", "Agreed to marketing email (empty = unknown = no).",
+               "email audiences", may_be_absent=True),
+        Column("sms_consent", "BOOLEAN", "Agreed to marketing SMS (empty = unknown = no).",
+               "phone audiences", may_be_absent=True),
+        Column("ads_consent", "BOOLEAN", "Agreed to ad personalisation, e.g. customer match (empty = unknown = no).",
+               "ad-platform audiences", may_be_absent=True),
     ),
     "products": (
         Column("product_id", "BIGINT", "The product.", "joins", required=True),

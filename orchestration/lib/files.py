@@ -21,6 +21,8 @@ from typing import Iterable
 
 import duckdb
 
+from orchestration.lib.contract import ENTITIES
+
 READERS = {".csv": "read_csv", ".parquet": "read_parquet"}
 PROVENANCE_COLUMNS = {"_source": "varchar", "_file": "varchar", "_loaded_at": "timestamp"}
 LEDGER = "raw._loads"
@@ -127,10 +129,12 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, files: list[Path], sourc
             con.execute(f"create table raw.{table} as select *, cast(null as varchar) as _source, "
                         f"cast(null as varchar) as _file, cast(null as timestamp) as _loaded_at "
                         f"from {_reader(path)} where false")
-        missing = [c for c in expected if c not in incoming]
+        absent_ok = {c.name for c in ENTITIES.get(table, ()) if c.may_be_absent}
+        missing = [c for c in expected if c not in incoming and c not in absent_ok]
         if missing:
             raise ValueError(f"{path}: missing columns {missing} required by raw.{table} (file has {incoming})")
-        select = ", ".join(f'"{c}"' for c in expected)
+        # columns the contract lets an export lack load as NULL (insert by name)
+        select = ", ".join(f'"{c}"' for c in expected if c in incoming)
         try:
             (inserted,) = con.execute(
                 f"insert into raw.{table} by name select {select}, {_literal(source)} as _source, "

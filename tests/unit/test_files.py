@@ -69,3 +69,18 @@ def test_a_file_missing_columns_is_refused_naming_file_and_columns(tmp_path):
         load_files(con, [bad], source="shop", mode=APPEND, tables=TABLES)
     with pytest.raises(ValueError, match="no raw table matches"):
         load_files(con, [_write(tmp_path / "refunds.csv", [1])], source="shop", mode=APPEND, tables=TABLES)
+
+
+def test_a_customers_file_from_before_contacts_and_consents_loads_them_as_unknown(tmp_path):
+    from orchestration.lib.loading import ensure_raw_tables
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_raw_tables(con)  # raw.customers has every contract column, phone and consents included
+    old = tmp_path / "customers_2025.csv"
+    pd.DataFrame({"customer_id": [7], "first_name": ["Ann"], "last_name": ["Lee"], "email": ["a@b.co"],
+                  "birth_date": ["1990-01-01"], "gender": ["F"], "country_code": ["US"], "region": ["west"],
+                  "city": ["Oakland"], "signup_date": ["2024-01-01"], "acquisition_channel": ["organic"],
+                  "is_loyalty_member": [True]}).to_csv(old, index=False)
+    load_files(con, [old], source="shop", mode=APPEND, tables=TABLES)
+    row = con.execute("select customer_id, phone, email_consent, sms_consent, ads_consent from raw.customers").fetchall()
+    assert row == [(7, None, None, None, None)]  # NULL consent: staging reads it as no consent

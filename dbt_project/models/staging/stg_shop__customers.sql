@@ -1,5 +1,6 @@
 -- One row per customer_id. Codes normalised; impossible dates nulled and flagged;
--- test/internal accounts flagged (kept here, excluded from features).
+-- test/internal accounts flagged (kept here, excluded from features). Phone and consents are only
+-- read by the audience exports (orchestration/defs/audiences), never by features or marts.
 with deduped as (
     {{ dedupe(source('raw', 'customers'), 'customer_id', 'signup_date, email') }}
 ),
@@ -23,6 +24,11 @@ cleaned as (
         trim(city) as city,
         {{ normalise_code('acquisition_channel') }} as acquisition_channel,
         coalesce(is_loyalty_member, false) as is_loyalty_member,
+        nullif(trim(phone), '') as phone,
+        -- unknown consent is no consent: only an explicit yes lets a customer into an audience
+        coalesce(email_consent, false) as email_consent,
+        coalesce(sms_consent, false) as sms_consent,
+        coalesce(ads_consent, false) as ads_consent,
         {{ is_test_account('email', 'first_name') }} as is_test_account
     from deduped
 )
@@ -47,5 +53,9 @@ select
     city,
     acquisition_channel,
     is_loyalty_member,
+    phone,
+    email_consent,
+    sms_consent,
+    ads_consent,
     is_test_account
 from cleaned

@@ -3,6 +3,7 @@
 import dagster as dg
 
 # modules, not their objects: an asset or job imported by name is loaded again from the importing file
+from orchestration.defs.audiences import assets as audiences
 from orchestration.defs.scoring import assets as scoring
 from orchestration.defs.transform import assets as transform
 
@@ -11,6 +12,8 @@ DEMO = dg.AssetSelection.groups("demo")  # empty unless demo mode is on
 FEATURES = dg.AssetSelection.assets(transform.dbt_features)
 SCORES = dg.AssetSelection.assets(scoring.customer_scores)
 SEGMENT_MARTS = dg.AssetSelection.assets(transform.dbt_segment_marts)  # incl. the membership snapshot
+# audiences follow every new result (refit or daily score), so the exports show the current segments
+AUDIENCES = dg.AssetSelection.assets(audiences.segment_exports)
 # a refit is followed by scoring, so customer_scores (everyone's current segment) always follows the model
 SEGMENTATION = dg.AssetSelection.groups("segmentation") | SEGMENT_MARTS
 
@@ -22,16 +25,17 @@ refresh_features = dg.define_asset_job(
 
 segment_customers = dg.define_asset_job(
     "segment_customers",
-    selection=SEGMENTATION,
-    description="Full refit: segmentation (ids kept where segments persist), profiles, the run ledger, scoring and "
-                "the dbt marts over the results (membership history, migrations, uplift).",
+    selection=SEGMENTATION | AUDIENCES,
+    description="Full refit: segmentation (ids kept where segments persist), profiles, the run ledger, scoring, "
+                "the dbt marts over the results (membership history, migrations, uplift) and the audience exports.",
 )
 
 score_customers = dg.define_asset_job(
     "score_customers",
-    selection=FEATURES | SCORES | SEGMENT_MARTS,
+    selection=FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES,
     description="Fast daily path: rebuild features from the raw tables, assign every customer to the current "
-                "model without refitting, measure drift, and update the membership history and migrations.",
+                "model without refitting, measure drift, update the membership history and migrations, and "
+                "export the audiences (with the day's movers in the deltas).",
 )
 
 full_pipeline = dg.define_asset_job(

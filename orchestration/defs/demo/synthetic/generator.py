@@ -93,6 +93,38 @@ def _rng(config: GeneratorConfig) -> np.random.Generator:
     return np.random.default_rng(config.seed)
 
 
+# Contact consents at plausible retail opt-in rates; a few are unknown (NULL = no consent downstream).
+CONSENT_RATES = {"email_consent": 0.80, "sms_consent": 0.45, "ads_consent": 0.60}
+CONSENT_UNKNOWN = 0.05
+PHONE_MISSING, PHONE_INVALID = 0.08, 0.01
+
+
+def _contacts(config: GeneratorConfig, n: int) -> dict[str, object]:
+    """US phones in the mixed formats real exports have, and consents.
+
+    Own random stream, so adding contacts left every other draw (and the planted personas' recovery) as it was.
+    """
+    rng = np.random.default_rng([config.seed, 11])
+    area, exchange, line = rng.integers(201, 990, n), rng.integers(200, 1000, n), rng.integers(0, 10000, n)
+    a, e, l = (pd.Series(x).astype(str).str.zfill(w).to_numpy(dtype=object)
+               for x, w in ((area, 3), (exchange, 3), (line, 4)))
+    styles = rng.integers(0, 5, n)
+    phone = np.select(
+        [styles == 0, styles == 1, styles == 2, styles == 3],
+        ["(" + a + ") " + e + "-" + l, "+1 " + a + " " + e + " " + l, a + "-" + e + "-" + l, "1" + a + e + l],
+        a + "." + e + "." + l).astype(object)
+    u = rng.random(n)
+    phone[u < PHONE_MISSING] = None
+    invalid = (u >= PHONE_MISSING) & (u < PHONE_MISSING + PHONE_INVALID)
+    phone[invalid] = (e + "-" + l)[invalid]  # seven digits, no area code: cannot be made E.164
+    out: dict[str, object] = {"phone": phone}
+    for column, rate in CONSENT_RATES.items():
+        v = rng.random(n)
+        out[column] = pd.array(np.where(v < CONSENT_UNKNOWN, None, v < CONSENT_UNKNOWN + rate * (1 - CONSENT_UNKNOWN)),
+                               dtype="boolean")
+    return out
+
+
 def _persona_params(field: str, personas=PERSONAS) -> np.ndarray:
     return np.array([getattr(p, field) for p in personas], dtype=float)
 
@@ -241,6 +273,7 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
         "signup_date": signup.astype("datetime64[D]"),
         "acquisition_channel": acquisition,
         "is_loyalty_member": loyalty,
+        **_contacts(config, n),
     })
 
     # --- per-customer behaviour, drawn around the persona means ------------------------------
