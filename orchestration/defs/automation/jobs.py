@@ -46,6 +46,6 @@ full_pipeline = dg.define_asset_job(
 
 ingest_and_score = dg.define_asset_job(
     "ingest_and_score",
-    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS,
+    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES,
     description="Launched by inbox_sensor: append dropped files to raw, rebuild features, score customers.",
 )
