@@ -160,3 +160,22 @@ def explain_customers(features: pd.DataFrame, scaling: pd.DataFrame, centroids: 
     out["segment_id"] = out["segment_id"].astype("string")
     return out.sort_values(["customer_id", "rank"], kind="stable")[COLUMNS].reset_index(drop=True)
 
+
+
+DAY_LABELS = {"recency_days": "days since last order", "tenure_days": "days as a customer",
+              "mean_days_between_orders": "days between orders", "age_years": "age"}
+
+
+def feature_label(feature: str) -> str:
+    """A feature's short name for a chart axis, in the same words as the explanations."""
+    channels, devices = channel_columns([feature]), device_columns([feature])
+    if feature.startswith(SHARE_PREFIX):
+        return f"buys {feature.removeprefix(SHARE_PREFIX).replace('_', ' ')}"
+    if channels:
+        channel = next(iter(channels))
+        return f"{CHANNEL_WORDS.get(channel, channel.replace('_', ' '))} orders"
+    if devices:
+        return f"{next(iter(devices)).replace('_', ' ')} visits"
+    if feature in FLAGS:
+        return FLAGS[feature][0] + "s"
+    return DAY_LABELS.get(feature) or LABELS.get(feature) or feature.replace("_", " ")

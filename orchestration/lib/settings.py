@@ -18,6 +18,7 @@ LANDING_ENV = "MICROSEG_LANDING"  # full exports, one folder per source: <landin
 INBOX_ENV = "MICROSEG_INBOX"  # incremental files the inbox sensor appends: <table>[_anything].csv|parquet
 DEMO_ENV = "MICROSEG_DEMO"  # "1" loads the demo generator and its checks (make run turns it on)
 SOURCES_ENV = "MICROSEG_SOURCES"  # a sources file mapping a retailer's exports onto the input contract
+REPORTS_ENV = "MICROSEG_REPORTS"  # the segment report: <reports>/<result_id>/index.html and latest/index.html
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 
@@ -47,6 +48,12 @@ def inbox_path() -> Path:
     """Folder the inbox sensor watches: ``MICROSEG_INBOX``, else ``inbox/`` beside the warehouse."""
     value = os.environ.get(INBOX_ENV)
     return _from_root(value) if value else warehouse_path().parent / "inbox"
+
+
+def reports_path() -> Path:
+    """Folder of the static segment reports: ``MICROSEG_REPORTS``, else ``reports/`` beside the warehouse."""
+    value = os.environ.get(REPORTS_ENV)
+    return _from_root(value) if value else warehouse_path().parent / "reports"
 
 
 def sources_file() -> Path | None:

@@ -13,6 +13,7 @@ SCORES = dg.AssetSelection.assets(scoring.customer_scores)
 SEGMENT_MARTS = dg.AssetSelection.assets(transform.dbt_segment_marts)  # incl. the membership snapshot
 # a refit is followed by scoring, so customer_scores (everyone's current segment) always follows the model
 SEGMENTATION = dg.AssetSelection.groups("segmentation") | SEGMENT_MARTS
+REPORT = dg.AssetSelection.groups("report")  # the segment report, after the marts
 
 refresh_features = dg.define_asset_job(
     "refresh_features",
@@ -22,16 +23,17 @@ refresh_features = dg.define_asset_job(
 
 segment_customers = dg.define_asset_job(
     "segment_customers",
-    selection=SEGMENTATION,
+    selection=SEGMENTATION | REPORT,
     description="Full refit: segmentation (ids kept where segments persist), profiles, the run ledger, scoring and "
-                "the dbt marts over the results (membership history, migrations, uplift).",
+                "the dbt marts over the results (membership history, migrations, uplift), the segment report.",
 )
 
 score_customers = dg.define_asset_job(
     "score_customers",
-    selection=FEATURES | SCORES | SEGMENT_MARTS,
+    selection=FEATURES | SCORES | SEGMENT_MARTS | REPORT,
     description="Fast daily path: rebuild features from the raw tables, assign every customer to the current "
-                "model without refitting, measure drift, and update the membership history and migrations.",
+                "model without refitting, measure drift, update the membership history and migrations, and the "
+                "segment report.",
 )
 
 full_pipeline = dg.define_asset_job(
@@ -42,6 +44,6 @@ full_pipeline = dg.define_asset_job(
 
 ingest_and_score = dg.define_asset_job(
     "ingest_and_score",
-    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS,
+    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS | REPORT,
     description="Launched by inbox_sensor: append dropped files to raw, rebuild features, score customers.",
 )

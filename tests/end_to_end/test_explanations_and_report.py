@@ -1,0 +1,47 @@
+"""A pipeline run explains every customer's segment and writes the segment report for its result."""
+
+import dagster as dg
+
+from tests.conftest import query
+
+
+def test_every_customer_is_explained_by_three_features_in_words(built_warehouse):
+    path, result = built_warehouse
+    assert result.success
+    explanations = query(path, "select * from segments.customer_explanations")
+    per_customer = explanations.groupby("customer_id").size()
+    (customers,) = query(path, "select count(*) from segments.customer_segments").iloc[0]
+    assert len(per_customer) == customers and (per_customer == 3).all(), per_customer.value_counts()
+    assert (explanations["contribution"] > 0).all()
+    # ranked by contribution, from the run that published the segments
+    ranked = explanations.sort_values(["customer_id", "rank"])
+    assert (ranked.groupby("customer_id")["contribution"].diff().dropna() <= 1e-12).all()
+    assert set(explanations["run_id"]) == set(query(path, "select distinct run_id from segments.customer_segments")
+                                              ["run_id"])
+    # the segment explained is the customer's own, the runner-up another
+    own = query(path, "select customer_id, segment_id from segments.customer_segments")
+    merged = explanations.merge(own, on="customer_id", suffixes=("", "_fitted"))
+    assert (merged["segment_id"] == merged["segment_id_fitted"]).all()
+    assert (merged["runner_up_segment_id"] != merged["segment_id"]).all()
+
+    details = query(path, "select customer_id, why from marts.customer_segment_details")
+    assert details["why"].notna().mean() > 0.95  # all but customers the scoring moved since the fit
+    sample = details.dropna().iloc[0]
+    words = ranked.loc[ranked["customer_id"] == sample["customer_id"], "explanation"].tolist()
+    assert sample["why"] == "; ".join(words)
+
+
+def test_the_run_writes_the_segment_report_for_its_result(built_warehouse):
+    path, result = built_warehouse
+    (result_id,) = query(path, "select result_id from segments.scoring_runs order by scored_at desc limit 1"
+                         ).iloc[0]
+    report = path.parent / "reports" / result_id / "index.html"
+    page = report.read_text()
+    assert page == (path.parent / "reports" / "latest" / "index.html").read_text()
+    (segments,) = query(path, "select count(*) from segments.segment_profiles").iloc[0]
+    assert page.count("data-segment-id=") == segments
+    assert "data:image/png;base64," in page and "http://" not in page and "https://" not in page  # offline
+    (materialization,) = [e.materialization for e in result.get_asset_materialization_events()
+                          if e.asset_key == dg.AssetKey(["report", "segment_report"])]
+    assert materialization.metadata["path"] == dg.MetadataValue.path(str(report))
+    assert materialization.metadata["segments"].value == segments
