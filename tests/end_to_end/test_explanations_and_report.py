@@ -1,8 +1,10 @@
 """A pipeline run explains every customer's segment and writes the segment report for its result."""
 
+import shutil
+
 import dagster as dg
 
-from tests.conftest import query
+from tests.conftest import load_defs, pipeline_run_config, query
 
 
 def test_every_customer_is_explained_by_three_features_in_words(built_warehouse):
@@ -45,3 +47,19 @@ def test_the_run_writes_the_segment_report_for_its_result(built_warehouse):
                           if e.asset_key == dg.AssetKey(["report", "segment_report"])]
     assert materialization.metadata["path"] == dg.MetadataValue.path(str(report))
     assert materialization.metadata["segments"].value == segments
+
+
+def test_a_second_scoring_adds_the_migration_chart_to_a_new_report(built_warehouse, tmp_path, monkeypatch):
+    """On a copy of the built warehouse: the daily scoring writes a report of its own, now with migrations."""
+    path, _ = built_warehouse
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(path, copy)
+    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(copy))
+    monkeypatch.setenv("MICROSEG_REPORTS", str(tmp_path / "pages"))
+    result = load_defs().resolve_job_def("score_customers").execute_in_process(
+        run_config={"resources": pipeline_run_config()["resources"]}, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    (result_id,) = query(copy, "select result_id from segments.scoring_runs order by scored_at desc limit 1").iloc[0]
+    page = (tmp_path / "pages" / result_id / "index.html").read_text()
+    assert 'class="chart migration-chart"' in page and "Migrations since the previous result" in page
+    assert page == (tmp_path / "pages" / "latest" / "index.html").read_text()

@@ -151,6 +151,21 @@ def _kpi_value(kpi: str, x) -> str:
     return f"{x:.1%}" if kpi in RATE_KPIS else f"{x:,.2f}"
 
 
+def _uplift(latest: pd.Series | None) -> str:
+    """The latest month's measured uplift of reached customers over the holdout, or why there is none."""
+    if latest is None or pd.isna(latest.get("conversion_uplift")):
+        return ""
+    month = f"{latest['period_start']:%b %Y}"
+    if latest["too_small_to_say"]:
+        return f"<p class='uplift'>Uplift vs holdout ({month}): too few customers in an arm to say.</p>"
+    revenue = latest.get("revenue_uplift_per_customer")
+    revenue = f", net revenue {revenue:+,.2f} per customer" if pd.notna(revenue) else ""
+    significant = "" if latest.get("conversion_uplift_significant") else " (not significant)"
+    return (f"<p class='uplift'>Uplift vs holdout ({month}): customers ordering "
+            f"{100 * latest['conversion_uplift']:+.1f} pts ({100 * latest['conversion_uplift_low']:+.1f} to "
+            f"{100 * latest['conversion_uplift_high']:+.1f}){significant}{revenue}.</p>")
+
+
 def _kpi_table(row: pd.Series, history: pd.DataFrame) -> str:
     latest = history.iloc[-1] if len(history) else None
     lines = []
@@ -158,16 +173,11 @@ def _kpi_table(row: pd.Series, history: pd.DataFrame) -> str:
         if kpi not in row or pd.isna(row[kpi]):
             continue  # the data cannot support this KPI (cannot_say lists why)
         actual = _kpi_value(kpi, latest[ACTUALS[kpi]]) if latest is not None and kpi in ACTUALS else ""
-        uplift = ""
-        if kpi == "conversion_rate" and latest is not None and pd.notna(latest.get("conversion_uplift")):
-            uplift = ("too small to say" if latest["too_small_to_say"] else
-                      f"{latest['conversion_uplift']:+.1%} ({latest['conversion_uplift_low']:+.1%} to "
-                      f"{latest['conversion_uplift_high']:+.1%})")
         lines.append(f"<tr><td>{words}</td><td>{_kpi_value(kpi, row[kpi])}</td>"
-                     f"<td>{_kpi_value(kpi, row.get(f'{kpi}_target'))}</td><td>{actual}</td><td>{uplift}</td></tr>")
+                     f"<td>{_kpi_value(kpi, row.get(f'{kpi}_target'))}</td><td>{actual}</td></tr>")
     month = f" ({latest['period_start']:%b %Y})" if latest is not None else ""
-    return ('<table class="kpis"><thead><tr><th>KPI</th><th>now</th><th>target</th>'
-            f'<th>actual{month}</th><th>uplift vs holdout{month}</th></tr></thead><tbody>{"".join(lines)}</tbody></table>')
+    return ('<div><table class="kpis"><thead><tr><th>KPI</th><th>now</th><th>target</th>'
+            f'<th>actual{month}</th></tr></thead><tbody>{"".join(lines)}</tbody></table>{_uplift(latest)}</div>')
 
 
 def _card(row: pd.Series, traits: pd.DataFrame, history: pd.DataFrame, colour) -> str:
@@ -221,7 +231,7 @@ gap:0 18px;font-size:12px;margin:8px 0}.facts dt{color:#6b7385}.facts dd{margin:
 .kpis{border-collapse:collapse;font-size:12px}.kpis td,.kpis th{padding:2px 8px;border-bottom:1px solid #e3e6ec;
 text-align:right}.kpis td:first-child,.kpis th:first-child{text-align:left}
 .badge{font-size:11px;padding:1px 6px;border-radius:8px;margin-left:4px;vertical-align:middle}
-.niche{background:#fde8c8}.unstable{background:#f8d0d0}.note{font-size:12px;color:#6b7385}
+.uplift{font-size:12px;margin:6px 0 0}.niche{background:#fde8c8}.unstable{background:#f8d0d0}.note{font-size:12px;color:#6b7385}
 """
 
 
@@ -257,7 +267,7 @@ def render_html(data: ReportData) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>Segment report · {html.escape(data.report_id)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
 <body><header><h1>Customer segments: {len(macro)} macro, {n_micro} micro</h1>
-<p>Segmentation run {html.escape(str(run.get('run_id')))} (features as of {html.escape(str(run.get('features_as_of')))},
+<p>Segmentation run {html.escape(str(run.get('run_id')))} (features as of {html.escape(str(run.get('features_as_of'))[:10])},
 {int(p.loc[p['level'] == 'macro', 'customers'].sum()):,} customers) · scoring result
 {html.escape(str(run.get('result_id', 'none yet')))} · built {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC</p></header>
 <main>
