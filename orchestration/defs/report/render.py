@@ -277,7 +277,8 @@ def render_html(data: ReportData) -> str:
 <h2>Segments</h2>
 <p class="note">Each macro segment, then its micro segments. Traits: index 100 = the average customer; KPI targets
 from the profile, actuals and uplift (reached customers against the persistent holdout, ± 3 standard errors) from
-the latest measured campaign month.</p>
+the latest measured campaign month (touch conversion and order value of reached customers); uplift = the share of
+reached customers who ordered minus that of held-out customers, in percentage points.</p>
 {"".join(groups)}
 </main></body></html>"""
 
