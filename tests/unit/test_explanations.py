@@ -95,3 +95,21 @@ def test_on_planted_micro_segments_the_planted_difference_explains_most_customer
     planted = top["feature"].isin(["region", "store_order_share", "web_order_share"])
     assert planted.mean() > 0.9, top["feature"].value_counts()
     assert top.loc[top["feature"] == "region", "explanation"].str.match(r"region (Northeast|Southeast)").all()
+
+
+def test_a_macro_with_one_micro_segment_is_explained_against_the_nearest_other_macro():
+    scaling = _scaling()
+    scaling = pd.concat([scaling, scaling[scaling["level"] == "micro"].assign(parent_segment_id="M2")])
+    columns = [*NUMERIC, "region=east", "region=west"]
+    macro = {"M1": {"share_books": 0.7}, "M2": {"share_books": 0.1}}
+    rows = [dict(level="macro", parent_segment_id=None, segment_id=m, output_column=c, value=v.get(c, 0.0))
+            for m, v in macro.items() for c in columns]
+    rows += [dict(level="micro", parent_segment_id=m, segment_id=f"{m}.1", output_column=c, value=0.0)
+             for m in macro for c in columns]
+    features = _customers(share_books=0.6)
+    out = explain_customers(features, scaling, pd.DataFrame(rows),
+                            pd.DataFrame({"customer_id": [1], "macro_segment_id": ["M1"], "segment_id": ["M1.1"]}))
+    assert out[["segment_id", "runner_up_segment_id", "feature"]].values.tolist() == [["M1.1", "M2", "share_books"]]
+    # one segment in all: nothing to set a customer apart from, so no rows (and no error)
+    alone = _centroids({"M1.1": {}})
+    assert explain_customers(features, _scaling(), alone, _in("M1.1")).empty

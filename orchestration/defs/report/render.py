@@ -24,11 +24,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ml.explanations import feature_label  # noqa: E402
+from ml.profiles import RATE_KPIS  # noqa: E402
 from orchestration.lib.charts import migration_figure, png_base64  # noqa: E402
 from orchestration.lib.warehouse import connect, has_table  # noqa: E402
 
 TRAITS_PER_CARD = 6
-RATE_KPIS = ("conversion_rate", "open_rate", "click_rate", "repeat_rate", "return_rate")
 KPI_WORDS = {"conversion_rate": "Campaign conversion", "open_rate": "Open rate", "click_rate": "Click rate",
              "avg_order_value": "Average order value", "repeat_rate": "Repeat rate", "return_rate": "Return rate"}
 # KPIs measured per month in marts.segment_kpi_history, by the profile's KPI name
