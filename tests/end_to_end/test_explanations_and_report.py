@@ -5,6 +5,7 @@ import shutil
 import dagster as dg
 
 from tests.conftest import load_defs, pipeline_run_config, query
+from tests.end_to_end.test_own_data import own_log_run  # noqa: F401  (the fixture: a bare purchase log's run)
 
 
 def test_every_customer_is_explained_by_three_features_in_words(built_warehouse):
@@ -63,3 +64,20 @@ def test_a_second_scoring_adds_the_migration_chart_to_a_new_report(built_warehou
     page = (tmp_path / "pages" / result_id / "index.html").read_text()
     assert 'class="chart migration-chart"' in page and "Migrations since the previous result" in page
     assert page == (tmp_path / "pages" / "latest" / "index.html").read_text()
+
+
+def test_a_bare_purchase_log_gets_explanations_and_a_report_from_what_it_holds(own_log_run):
+    """Four columns of purchases (tests/end_to_end/test_own_data.py): no channels, regions, touches or
+    campaigns. Explanations use only purchase behaviour, and the report says what it cannot show."""
+    path, result, _, _ = own_log_run
+    assert result.success
+    explanations = query(path, "select * from segments.customer_explanations")
+    (customers,) = query(path, "select count(*) from segments.customer_segments").iloc[0]
+    assert explanations["customer_id"].nunique() == customers
+    assert not explanations["feature"].str.contains("region|order_share|open_rate|click_rate|age").any()
+    assert not explanations["explanation"].str.contains("nan|unknown", case=False).any()
+    page = (path.parent / "reports" / "latest" / "index.html").read_text()
+    (segments,) = query(path, "select count(*) from segments.segment_profiles").iloc[0]
+    assert page.count("data-segment-id=") == segments
+    assert "not known from the data" in page and "The data cannot tell" in page
+    assert "Campaign conversion" not in page  # no touches: the KPI is left out, not shown as 0

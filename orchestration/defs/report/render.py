@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 
 from ml.explanations import feature_label  # noqa: E402
 from ml.profiles import RATE_KPIS  # noqa: E402
+from ml.segmentation import UNSTABLE_BELOW  # noqa: E402
 from orchestration.lib.charts import migration_figure, png_base64  # noqa: E402
 from orchestration.lib.warehouse import connect, has_table  # noqa: E402
 
@@ -141,6 +142,16 @@ def _img(fig, alt: str, cls: str) -> str:
 
 # ---------- cards ----------
 
+def _text(x, missing: str = "") -> str:
+    """A value as escaped text; NULL (None, NaN or pd.NA, whichever the warehouse gave) as ``missing``."""
+    return html.escape(missing if x is None or pd.isna(x) else str(x))
+
+
+def _flag(x) -> bool:
+    """A boolean column's value; NULL is false."""
+    return False if x is None or pd.isna(x) else bool(x)
+
+
 def _pct(x) -> str:
     return "n/a" if x is None or pd.isna(x) else f"{x:.1%}"
 
@@ -156,11 +167,11 @@ def _uplift(latest: pd.Series | None) -> str:
     if latest is None or pd.isna(latest.get("conversion_uplift")):
         return ""
     month = f"{latest['period_start']:%b %Y}"
-    if latest["too_small_to_say"]:
+    if _flag(latest.get("too_small_to_say")):
         return f"<p class='uplift'>Uplift vs holdout ({month}): too few customers in an arm to say.</p>"
     revenue = latest.get("revenue_uplift_per_customer")
     revenue = f", net revenue {revenue:+,.2f} per customer" if pd.notna(revenue) else ""
-    significant = "" if latest.get("conversion_uplift_significant") else " (not significant)"
+    significant = "" if _flag(latest.get("conversion_uplift_significant")) else " (not significant)"
     return (f"<p class='uplift'>Uplift vs holdout ({month}): customers ordering "
             f"{100 * latest['conversion_uplift']:+.1f} pts ({100 * latest['conversion_uplift_low']:+.1f} to "
             f"{100 * latest['conversion_uplift_high']:+.1f}){significant}{revenue}.</p>")
@@ -183,31 +194,32 @@ def _kpi_table(row: pd.Series, history: pd.DataFrame) -> str:
 def _card(row: pd.Series, traits: pd.DataFrame, history: pd.DataFrame, colour) -> str:
     sid, level = str(row["segment_id"]), row["level"]
     e = html.escape
+    stable = _flag(row.get("is_stable", True))
     badges = "".join([
-        '<span class="badge niche">niche</span>' if row.get("is_niche") else "",
-        "" if row.get("is_stable", True) else '<span class="badge unstable">unstable</span>',
+        '<span class="badge niche">niche</span>' if _flag(row.get("is_niche")) else "",
+        "" if stable else '<span class="badge unstable">unstable</span>',
     ])
     fig = traits_figure(traits, colour)
     chart = (_img(fig, f"distinctive traits of {sid}", "trait-chart") if fig is not None
              else "<p class='note'>No trait differs measurably from the average.</p>")
-    cannot = (f"<p class='note'>The data cannot tell: {e(row['cannot_say'])}.</p>"
-              if isinstance(row.get("cannot_say"), str) and row["cannot_say"] else "")
+    cannot = (f"<p class='note'>The data cannot tell: {_text(row.get('cannot_say'))}.</p>"
+              if _text(row.get("cannot_say")) else "")
     parent = f' data-parent-id="{e(str(row["parent_segment_id"]))}"' if level == "micro" else ""
     return f"""
 <article class="segment-card {level}" id="segment-{e(sid)}" data-segment-id="{e(sid)}" data-level="{level}"{parent}>
-  <h3><span class="sid">{e(sid)}</span> {e(str(row['segment_name']))} {badges}</h3>
-  <p class="description">{e(str(row['description']))}</p>
+  <h3><span class="sid">{e(sid)}</span> {_text(row['segment_name'])} {badges}</h3>
+  <p class="description">{_text(row.get('description'))}</p>
   <dl class="facts">
     <dt>Customers</dt><dd>{row['customers']:,} ({_pct(row['share_of_customers'])})</dd>
     <dt>Share of revenue</dt><dd>{_pct(row['share_of_revenue'])}</dd>
     <dt>Value per customer</dt><dd>{row['avg_customer_value']:,.0f}</dd>
     <dt>Budget</dt><dd>{row['budget']:,.0f} ({_pct(row['budget_share'])})</dd>
-    <dt>Stability</dt><dd>{row['stability']:.2f}{'' if row.get('is_stable', True) else ' (below 0.6)'}</dd>
+    <dt>Stability</dt><dd>{row['stability']:.2f}{'' if stable else f' (below {UNSTABLE_BELOW})'}</dd>
   </dl>
   <div class="action">
-    <div><b>Channel</b> {e(str(row['recommended_channel'] or 'not known from the data'))}</div>
-    <div><b>Message</b> {e(str(row['message_theme']))}</div>
-    <div><b>Offer</b> {e(str(row['offer_type']))}</div>
+    <div><b>Channel</b> {_text(row.get('recommended_channel'), 'not known from the data')}</div>
+    <div><b>Message</b> {_text(row.get('message_theme'), 'not known')}</div>
+    <div><b>Offer</b> {_text(row.get('offer_type'), 'not known')}</div>
   </div>
   <div class="card-body">{chart}{_kpi_table(row, history)}</div>
   {cannot}
