@@ -45,6 +45,15 @@ DAYS = {"recency_days": "last order {v:.0f} days ago", "tenure_days": "customer 
 PERCENT_SUFFIXES = ("_rate", "_share", "_pct")  # 0-1 columns, said as percentages
 
 
+def _times(r: float) -> str:
+    """A ratio to the average as people say it: 12x, 3.1x, 0.4x, under 0.1x."""
+    return f"{r:.0f}x" if r >= 10 else f"{r:.1f}x" if r >= 0.1 else "under 0.1x"
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 1 else f"{x:.2g}"
+
+
 def _mean(x: np.ndarray) -> float:
     return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
 
@@ -61,7 +70,7 @@ def describe(feature: str, values, population: pd.Series) -> list[str]:
     channels, devices = channel_columns([feature]), device_columns([feature])
     if feature.startswith(SHARE_PREFIX):
         label = feature.removeprefix(SHARE_PREFIX).replace("_", " ")
-        words = [f"buys {label} {r:.1f}x the average" if np.isfinite(r) else f"buys {label} {x:.0%}"
+        words = [f"buys {label} {_times(r)} the average" if np.isfinite(r) else f"buys {label} {x:.0%}"
                  for x, r in zip(v, ratio)]
     elif channels:
         channel = next(iter(channels))
@@ -79,8 +88,8 @@ def describe(feature: str, values, population: pd.Series) -> list[str]:
         words = [f"{label} {x:.0%} (average {m:.0%})" for x in v]
     else:
         label = LABELS.get(feature, feature.replace("_", " "))
-        words = [f"{label} {x:,.1f} ({r:.1f}x the average)" if np.isfinite(r) and m > 0
-                 else f"{label} {x:,.2f} (average {m:,.2f})" for x, r in zip(v, ratio)]
+        words = [f"{label} {_number(x)} ({_times(r)} the average)" if np.isfinite(r) and m > 0
+                 else f"{label} {_number(x)} (average {_number(m)})" for x, r in zip(v, ratio)]
     return [w if np.isfinite(x) else f"{feature.replace('_', ' ')} not recorded" for w, x in zip(words, v)]
 
 

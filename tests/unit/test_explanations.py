@@ -77,7 +77,10 @@ def test_words_carry_the_customers_numbers_against_the_population():
     assert describe("recency_days", [12.0], pd.Series([12.0, 50.0])) == ["last order 12 days ago"]
     assert describe("region", ["west"], pd.Series(["west", "east"])) == ["region West"]
     assert describe("email_click_rate", [0.3], pd.Series([0.3, 0.1])) == ["email click rate 30% (average 20%)"]
-    assert describe("net_revenue", [300.0], pd.Series([300.0, 100.0, 200.0])) == ["spent 300.0 (1.5x the average)"]
+    assert describe("net_revenue", [300.0], pd.Series([300.0, 100.0, 200.0])) == ["spent 300 (1.5x the average)"]
+    assert describe("net_revenue", [2.0], pd.Series([2.0, 398.0])) == ["spent 2.0 (under 0.1x the average)"]
+    assert describe("orders_per_month", [0.032], pd.Series([0.032, 1.0])) == ["orders a month 0.032 (under 0.1x the average)"]
+    assert describe("spend_trend", [1.0], pd.Series([1.0, -1.5])) == ["spend trend (-1 falling, +1 rising) 1.0 (average -0.25)"]
     assert describe("is_loyalty_member", [1.0], pd.Series([1.0, 0.0])) == ["loyalty member"]
     assert describe("net_revenue", [np.nan], pd.Series([1.0, 2.0])) == ["net revenue not recorded"]
 
