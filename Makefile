@@ -20,10 +20,11 @@ export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 DOCS_PORT ?= 8080
+REPORT_PORT ?= 8090
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: setup run test test-ui ui sql docs clean help
+.PHONY: setup run test test-ui ui sql docs report clean help
 
 help:
 	@echo "make run    generate demo data and materialise every asset through Dagster"
@@ -32,6 +33,7 @@ help:
 	@echo "make ui     Dagster UI (and daemon) on http://$(UI_HOST):$(UI_PORT)"
 	@echo "make sql    read-only SQL shell on the warehouse"
 	@echo "make docs   build and serve dbt docs on http://$(UI_HOST):$(DOCS_PORT)"
+	@echo "make report build the segment report from the warehouse and serve it on http://$(UI_HOST):$(REPORT_PORT)"
 	@echo "make test-ui  drive the Dagster UI in headless Chromium (installs Debian's chromium)"
 
 # uv: use the one on PATH, else install it with pip (uv installs the stack in seconds).
@@ -84,6 +86,13 @@ sql: setup
 docs: setup
 	@test -f "$(MICROSEG_WAREHOUSE)" || { echo "No warehouse at $(MICROSEG_WAREHOUSE) yet: run 'make run' first (docs read its catalog)."; exit 1; }
 	cd dbt_project && ../$(BIN)/dbt docs generate --quiet && ../$(BIN)/dbt docs serve --host $(UI_HOST) --port $(DOCS_PORT) --no-browser
+
+# The same page the report asset writes, from the current warehouse; then serve the reports folder.
+report: setup
+	@$(BIN)/python -m orchestration.cli report
+	@dir=$$($(BIN)/python -c "from orchestration.lib.settings import reports_path; print(reports_path())"); \
+		echo "Serving $$dir on http://$(UI_HOST):$(REPORT_PORT)/latest/ (Ctrl-C to stop)"; \
+		$(BIN)/python -m http.server --bind $(UI_HOST) --directory "$$dir" $(REPORT_PORT)
 
 clean:
 	rm -rf data $(DAGSTER_HOME) dbt_project/target dbt_project/logs

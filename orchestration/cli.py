@@ -1,4 +1,5 @@
-"""`python -m orchestration.cli summary`: what the last run left in the warehouse.
+"""`python -m orchestration.cli summary`: what the last run left in the warehouse;
+`python -m orchestration.cli report`: build the segment report from it (as the report asset does).
 
 Read-only and short-lived: it opens the warehouse, reads, and closes it.
 """
@@ -11,7 +12,7 @@ import sys
 import duckdb
 
 from orchestration.lib.dbt import raw_tables, staging_model_of
-from orchestration.lib.settings import warehouse_path
+from orchestration.lib.settings import reports_path, warehouse_path
 from orchestration.lib.warehouse import connect, has_table
 
 TRY_SQL = [
@@ -93,13 +94,29 @@ def summary() -> int:
     return 0
 
 
+def report() -> int:
+    from orchestration.defs.report.render import build_report  # matplotlib only when a report is asked for
+
+    path = warehouse_path()
+    if not path.exists():
+        print(f"No warehouse at {path}. Run `make run` first.", file=sys.stderr)
+        return 1
+    try:
+        page, data, seconds = build_report(path, reports_path())
+    except ValueError as error:
+        print(f"No report: {error}.", file=sys.stderr)
+        return 1
+    print(f"Segment report ({len(data.profiles)} segments) in {seconds:.1f} s: {page}")
+    for missing in data.missing:
+        print(f"  not in it: {missing}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microseg", description=__doc__)
-    parser.add_argument("command", choices=["summary"], help="what to print")
+    parser.add_argument("command", choices=["summary", "report"], help="what to do")
     args = parser.parse_args(argv)
-    if args.command == "summary":
-        return summary()
-    return 2
+    return {"summary": summary, "report": report}[args.command]()
 
 
 if __name__ == "__main__":

@@ -13,11 +13,16 @@ import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 
-def _to_markdown_image(fig) -> dg.MetadataValue:
+def png_base64(fig, dpi: int = 80) -> str:
+    """The figure as a base64 PNG (for a data: URI), closed afterwards."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return dg.MetadataValue.md(f"![chart](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _to_markdown_image(fig) -> dg.MetadataValue:
+    return dg.MetadataValue.md(f"![chart](data:image/png;base64,{png_base64(fig)})")
 
 
 def segments_chart(profiles: pd.DataFrame, X: np.ndarray, macro_labels: np.ndarray, seed: int) -> dg.MetadataValue:
@@ -43,6 +48,11 @@ def segments_chart(profiles: pd.DataFrame, X: np.ndarray, macro_labels: np.ndarr
 
 def migration_chart(moves: pd.DataFrame) -> dg.MetadataValue:
     """Customers from each segment (rows, previous result) to each segment (columns, this result)."""
+    return _to_markdown_image(migration_figure(moves))
+
+
+def migration_figure(moves: pd.DataFrame):
+    """The migration grid as a matplotlib figure (the report embeds it too)."""
     grid = moves.pivot_table(index="from_segment_id", columns="to_segment_id", values="customers", aggfunc="sum",
                              fill_value=0)
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * grid.shape[1] + 2), max(4, 0.35 * grid.shape[0] + 1.5)))
@@ -55,4 +65,4 @@ def migration_chart(moves: pd.DataFrame) -> dg.MetadataValue:
     ax.set_xlabel("segment now")
     ax.set_ylabel("segment in the previous result")
     ax.set_title("Migrations since the previous result (stays on the diagonal)")
-    return _to_markdown_image(fig)
+    return fig

@@ -19,6 +19,7 @@ INBOX_ENV = "MICROSEG_INBOX"  # incremental files the inbox sensor appends: <tab
 DEMO_ENV = "MICROSEG_DEMO"  # "1" loads the demo generator and its checks (make run turns it on)
 SOURCES_ENV = "MICROSEG_SOURCES"  # a sources file mapping a retailer's exports onto the input contract
 EXPORTS_ENV = "MICROSEG_EXPORTS"  # audience exports, one folder per run: <exports>/<export_id>/
+REPORTS_ENV = "MICROSEG_REPORTS"  # the segment report: <reports>/<result_id>/index.html and latest/index.html
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 
@@ -54,6 +55,12 @@ def exports_path() -> Path:
     """Folder of audience exports: ``MICROSEG_EXPORTS``, else ``exports/`` beside the warehouse."""
     value = os.environ.get(EXPORTS_ENV)
     return _from_root(value) if value else warehouse_path().parent / "exports"
+
+
+def reports_path() -> Path:
+    """Folder of the static segment reports: ``MICROSEG_REPORTS``, else ``reports/`` beside the warehouse."""
+    value = os.environ.get(REPORTS_ENV)
+    return _from_root(value) if value else warehouse_path().parent / "reports"
 
 
 def sources_file() -> Path | None:

@@ -40,4 +40,4 @@ def test_ml_is_pure_python_analytics():
 
 def test_every_domain_has_a_folder_under_defs():
     domains = {p.name for p in (ROOT / "orchestration" / "defs").iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert {"ingest", "transform", "segmentation", "scoring", "automation", "demo", "audiences"} <= domains
+    assert {"ingest", "transform", "segmentation", "scoring", "audiences", "report", "automation", "demo"} <= domains

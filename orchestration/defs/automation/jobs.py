@@ -16,6 +16,7 @@ SEGMENT_MARTS = dg.AssetSelection.assets(transform.dbt_segment_marts)  # incl. t
 AUDIENCES = dg.AssetSelection.assets(audiences.segment_exports)
 # a refit is followed by scoring, so customer_scores (everyone's current segment) always follows the model
 SEGMENTATION = dg.AssetSelection.groups("segmentation") | SEGMENT_MARTS
+REPORT = dg.AssetSelection.groups("report")  # the segment report, after the marts
 
 refresh_features = dg.define_asset_job(
     "refresh_features",
@@ -25,17 +26,18 @@ refresh_features = dg.define_asset_job(
 
 segment_customers = dg.define_asset_job(
     "segment_customers",
-    selection=SEGMENTATION | AUDIENCES,
+    selection=SEGMENTATION | AUDIENCES | REPORT,
     description="Full refit: segmentation (ids kept where segments persist), profiles, the run ledger, scoring, "
-                "the dbt marts over the results (membership history, migrations, uplift) and the audience exports.",
+                "the dbt marts over the results (membership history, migrations, uplift), the audience exports "
+                "and the segment report.",
 )
 
 score_customers = dg.define_asset_job(
     "score_customers",
-    selection=FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES,
+    selection=FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES | REPORT,
     description="Fast daily path: rebuild features from the raw tables, assign every customer to the current "
-                "model without refitting, measure drift, update the membership history and migrations, and "
-                "export the audiences (with the day's movers in the deltas).",
+                "model without refitting, measure drift, update the membership history and migrations, "
+                "export the audiences (with the day's movers in the deltas) and the segment report.",
 )
 
 full_pipeline = dg.define_asset_job(
@@ -46,6 +48,6 @@ full_pipeline = dg.define_asset_job(
 
 ingest_and_score = dg.define_asset_job(
     "ingest_and_score",
-    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES,
+    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES | REPORT,
     description="Launched by inbox_sensor: append dropped files to raw, rebuild features, score customers.",
 )

@@ -8,15 +8,17 @@ in one transaction.
 
 
 import datetime as dt
+import time
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from ml.drift import bin_edges, reference_table
+from ml.explanations import explain_customers
 from ml.profiles import build_profiles, trait_table
 from ml.segment_ids import match_segment_ids
-from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments
+from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments, model_tables
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.segmentation.config import SegmentationRunConfig
 from orchestration.defs.segmentation.run_record import (
@@ -45,6 +47,9 @@ SEGMENT_TABLES = {
     "model_reference": "What the customers looked like at fit time, per run_id: per-feature decile bins and shares "
                        "(base and per macro segment), the 95th percentile distance, segment shares. Drift is "
                        "measured against it.",
+    "customer_explanations": "Why each customer is in their segment: up to 3 rows per customer (rank 1 = most), "
+                             "the feature whose part of the margin over the runner-up segment is largest, that "
+                             "part (contribution), and it in words (e.g. 'buys beauty 3.1x the average'), run_id.",
     "segment_lineage": "How each run's segments descend from the previous run's: previous and new id, shared "
                        "customers, Jaccard overlap, and the event (kept, split, merged, flow, new, retired).",
 }
@@ -168,9 +173,13 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
                         history={"refit_trigger": _refit_trigger(context), "previous_run_id": previous_run_id,
                                  "ids_kept": match.kept_share()})
     reference = reference_table(features, result.assignments, bin_edges(features, drift_columns(result)))
+    clock = time.perf_counter()
+    explanations = explain_customers(features, *model_tables(result), result.assignments)
+    explain_seconds = time.perf_counter() - clock
+    context.log.info(f"Explained {len(features):,} customers in {explain_seconds:.1f} s.")
     replace, append = published_tables(run_id, result, profiles, traits, ledger,
                                        lineage=match.lineage.assign(previous_run_id=previous_run_id),
-                                       reference=reference)
+                                       reference=reference, explanations=explanations)
     warehouse.publish("segments", replace=replace, append=append)
     context.log.info(f"Published run {run_id}: {len(result.macro_ids)} macro, "
                      f"{ledger['micro_k'].item()} micro segments for {len(features):,} customers; "
@@ -180,6 +189,11 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
         "segment_profiles": _profile_metadata(profiles, result, features, engine.seed),
         "segmentation_runs": {"k_candidates": markdown_table(result.candidates().round(4), max_rows=100)},
         "segment_lineage": {"lineage": markdown_table(match.lineage.round(3), max_rows=100)},
+        "customer_explanations": {
+            "seconds": round(explain_seconds, 2),
+            "top_features": markdown_table(explanations.loc[explanations["rank"] == 1, "feature"].value_counts()
+                                           .rename("customers").reset_index().head(20)),
+            "example": markdown_table(explanations.head(9).round(3))},
     }
     for table, df in replace.items():
         yield dg.MaterializeResult(asset_key=["segments", table], metadata={

@@ -116,6 +116,7 @@ def drift_columns(result: SegmentationResult) -> list[str]:
 
 def published_tables(run_id: str, result: SegmentationResult, profiles: pd.DataFrame, traits: pd.DataFrame,
                      ledger: pd.DataFrame, lineage: pd.DataFrame | None = None, reference: pd.DataFrame | None = None,
+                     explanations: pd.DataFrame | None = None,
                      ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(tables replaced, tables appended) in segments.*, every row tagged with the run id.
 
@@ -130,6 +131,8 @@ def published_tables(run_id: str, result: SegmentationResult, profiles: pd.DataF
         "segment_profiles": profiles.assign(run_id=run_id),
         "segment_traits": traits.assign(run_id=run_id),
     }
+    if explanations is not None:
+        replace["customer_explanations"] = explanations.assign(run_id=run_id)
     append = {
         "segmentation_runs": ledger,
         "model_scaling": scaling.assign(run_id=run_id),

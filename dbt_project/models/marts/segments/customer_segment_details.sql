@@ -1,6 +1,23 @@
 -- Each customer with their current segment (the latest scoring: a refit is scored straight away, so
 -- customers new since the fit are here too), its name and recommended action, whether the customer is
--- in the persistent holdout (leave them out of campaigns), and the attributes marketers filter on.
+-- in the persistent holdout (leave them out of campaigns), why they are in that segment (the refit's
+-- explanations, where the scoring still agrees with the refit), and the attributes marketers filter on.
+-- A warehouse last refitted before explanations existed has none yet: why stays empty until the next refit.
+{%- set explained = true %}
+{%- if execute %}{% set explained = load_relation(source('segments', 'customer_explanations')) is not none %}{% endif %}
+with why as (
+    {%- if explained %}
+    select customer_id, segment_id,
+           {{ dbt.listagg('explanation', "'; '", 'order by rank') }} as why
+    from {{ source('segments', 'customer_explanations') }}
+    group by 1, 2
+    {%- else %}
+    select s.customer_id, s.segment_id, cast(null as {{ dbt.type_string() }}) as why
+    from {{ source('segments', 'customer_scores') }} as s
+    where false
+    {%- endif %}
+)
+
 select
     s.customer_id,
     {{ source_customer_id('s.customer_id') }} as source_customer_id,
@@ -13,6 +30,7 @@ select
     p.message_theme,
     p.offer_type,
     p.is_niche,
+    w.why,
     f.region,
     f.city,
     f.age_band,
@@ -29,3 +47,4 @@ inner join {{ ref('customer_features') }} as f on s.customer_id = f.customer_id
 inner join {{ ref('customer_holdouts') }} as h on s.customer_id = h.customer_id
 inner join {{ source('segments', 'segment_profiles') }} as p on s.segment_id = p.segment_id
 inner join {{ source('segments', 'segment_profiles') }} as macro on s.macro_segment_id = macro.segment_id
+left join why as w on s.customer_id = w.customer_id and s.segment_id = w.segment_id
