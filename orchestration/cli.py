@@ -79,12 +79,15 @@ def summary() -> int:
                 "from raw._loads").fetchone()
             lines.append(f"  {files} file loads (raw._loads): {read or 0:,} rows read = {loaded or 0:,} loaded "
                          f"+ {quarantined or 0:,} quarantined (raw._quarantine)")
-        lines += ["", "Cleaning rules (marts.data_quality_report):"]
+        # one line per action (the rules behind each are one query away: the "What cleaning did" SQL below)
         dq = con.execute(
-            "select raw_table, rule, action, affected_rows from marts.data_quality_report "
-            "order by raw_table, action, rule"
+            "select action, count(*) as rules, sum(affected_rows) as rows_affected, "
+            "string_agg(distinct raw_table, ', ' order by raw_table) as tables "
+            "from marts.data_quality_report where affected_rows > 0 group by action order by action"
         ).df()
-        lines.append(dq.to_string(index=False))
+        lines += ["", "Cleaning (marts.data_quality_report):"]
+        lines += [f"  {r.action:<26} {int(r.rows_affected):>10,} rows by {int(r.rules)} rule(s) in {r.tables}"
+                  for r in dq.itertuples()]
         lines += _segment_lines(con)
         lines += _audience_lines(con)
     lines += ["", "Query it: `make sql` opens a read-only DuckDB shell on the file. Try:"]

@@ -371,6 +371,8 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     opened = rng.random(len(tc)) < open_rate
     clicked = opened & (rng.random(len(tc)) < click_rate)
     converted = clicked & (rng.random(len(tc)) < P["conversion"][tc] * 2)
+    # SMS has no open tracking: the export records clicks only (set after the draws, so no draw changes)
+    opened = opened & (t_chan != 1)
     touches = pd.DataFrame({
         "touch_id": np.arange(1, len(tc) + 1, dtype=np.int64) + id_offset,
         "customer_id": customer_id[tc],
