@@ -208,9 +208,12 @@ def _kpis(seg: pd.DataFrame, base: dict[str, float], has: set[str]) -> dict[str,
     out = {}
     for kpi, value in _kpi_rates(seg, has).items():
         out[kpi] = float(value)
-        # aim 10% better than today, and at least the population level; returns should fall; a rate stays a rate
+        # aim 10% better than today, and at least the population level; returns should fall; a rate stays a
+        # rate; order value aims at the segment's own +10% (a grocery basket never reaches an electronics one)
         if kpi == "return_rate":
             target = min(value * 0.9, base[kpi])
+        elif kpi == "avg_order_value":
+            target = value * 1.1
         else:
             target = max(value * 1.1, base[kpi])
         out[f"{kpi}_target"] = float(min(target, 1.0) if kpi in RATE_KPIS else target)
