@@ -231,14 +231,14 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
     # a k whose solution does not survive resampling is only chosen if nothing else is stable
     eligible = scores[scores["stability_ari"] >= UNSTABLE_BELOW]
     best = (eligible if len(eligible) else scores).sort_values(["score", "k"], ascending=[False, True]).iloc[0]
-    # continuity: the previous number of segments if it is within the margin of the best, else the best
-    # warm start within it (say one more, for a new niche), else the best cold fit
+    # continuity: the previous number of segments if it is within the margin of the best, else the fewest
+    # extra segments within it (one more, for a new niche), else the best cold fit
     near = scores[(scores["score"] >= best["score"] - CONTINUITY_MARGIN)
                   & ((scores["stability_ari"] >= UNSTABLE_BELOW) | (not len(eligible)))
                   & scores["warm_start"].fillna(False).astype(bool)]
     if len(near):
         same = near[near["k"] == (len(warm) if warm is not None else -1)]
-        best = (same if len(same) else near.sort_values(["score", "k"], ascending=[False, True])).iloc[0]
+        best = (same if len(same) else near.sort_values("k")).iloc[0]
     scores["chosen"] = scores["k"] == best["k"]
     return int(best["k"]), scores, _warm_init(X, warm, int(best["k"]), config.seed)
 

@@ -15,7 +15,7 @@ from orchestration.defs.demo.synthetic import holdout_bucket
 from orchestration.defs.demo.synthetic.generator import NEW_NICHE, SHIFTED_PERSONA
 from tests.conftest import AS_OF, FAST_SEGMENTATION, load_defs, pipeline_run_config, query
 
-CUSTOMERS = 3_000
+CUSTOMERS = 5_000
 # up to 6 micro segments per macro (the default), so the shifted persona has a segment of its own to leave
 SEGMENTATION = {**FAST_SEGMENTATION, "micro_k_max": 6}
 PERIOD_1_AS_OF = "2026-09-30"  # period 1 is exported 92 days after period 0
