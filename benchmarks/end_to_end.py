@@ -60,6 +60,22 @@ def run_pipeline(customers: int, workdir: Path) -> dict:
             "peak_rss_gb": _peak_rss_gb()}
 
 
+def last_pipeline_run() -> dict:
+    """The figures of the last full_pipeline run in DAGSTER_HOME (for --reuse; its peak RSS is not known)."""
+    import dagster as dg
+    import duckdb
+
+    instance = dg.DagsterInstance.get()
+    (record,) = instance.get_run_records(dg.RunsFilter(job_name="full_pipeline"), limit=1)
+    steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
+             for s in instance.get_run_step_stats(record.dagster_run.run_id)]
+    with duckdb.connect(os.environ["MICROSEG_WAREHOUSE"], read_only=True) as con:
+        (macro_k,) = con.execute("select macro_k from segments.segmentation_runs order by finished_at desc "
+                                 "limit 1").fetchone()
+    return {"success": True, "seconds": record.end_time - record.start_time, "steps": steps, "macro_k": macro_k,
+            "peak_rss_gb": float("nan")}
+
+
 # --- the floor: one query, one fit on a sample, assignment in SQL ------------------------------------
 FEATURES_SQL = """
 with orders as (select * from raw.orders qualify row_number() over (partition by order_id order by order_ts) = 1),
@@ -168,7 +184,8 @@ def run_notebook(warehouse: str, k: int) -> dict:
     units = lines.pivot_table(index="customer_id", columns="category", values="quantity", aggfunc="sum", fill_value=0)
     features = features.join(units.div(units.sum(1), axis=0).add_prefix("share_"))
     per_channel = orders.groupby(["customer_id", "channel"]).size().unstack(fill_value=0)
-    features = features.join(per_channel.div(per_channel.sum(1), axis=0).add_suffix("_share")).fillna(0)
+    features = features.join(per_channel.div(per_channel.sum(1), axis=0).add_suffix("_share"))
+    features = features.replace([np.inf, -np.inf], np.nan).fillna(0)  # refunds can zero a customer's units
     times["features"] = time.perf_counter() - started
     started = time.perf_counter()
     X = features.to_numpy(dtype=float)
@@ -195,14 +212,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/microseg-bench"))
-    parser.add_argument("--child", choices=["pipeline", "floor", "notebook"])
+    parser.add_argument("--child", choices=["pipeline", "floor", "notebook", "last-run"])
     parser.add_argument("--k", type=int, default=0)
     parser.add_argument("--reuse", action="store_true",
                         help="skip the pipeline: time the floor and notebook on the warehouse a previous run left")
     args = parser.parse_args()
     warehouse = args.workdir / f"warehouse-{args.customers}.duckdb"
     if args.child:
-        runner = {"pipeline": lambda: run_pipeline(args.customers, args.workdir),
+        runner = {"pipeline": lambda: run_pipeline(args.customers, args.workdir), "last-run": last_pipeline_run,
                   "floor": lambda: run_floor(str(warehouse), args.k),
                   "notebook": lambda: run_notebook(str(warehouse), args.k)}[args.child]
         print(json.dumps(runner()))
@@ -220,12 +237,7 @@ def main() -> None:
 
     print(f"{args.customers:,} demo customers; scratch files in {args.workdir}")
     if args.reuse:
-        import duckdb
-
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            (k,) = con.execute("select macro_k from segments.segmentation_runs order by finished_at desc limit 1"
-                               ).fetchone()
-        pipeline = {"success": True, "seconds": float("nan"), "steps": [], "macro_k": k, "peak_rss_gb": float("nan")}
+        pipeline = _child("last-run", args, env)
     else:
         pipeline = _child("pipeline", args, env)
         # the run's peak includes the dbt processes it started (the first child waited for: exact)
