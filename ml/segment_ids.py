@@ -117,7 +117,7 @@ def _events(flows: pd.DataFrame, previous_ids: set[str], current_ids: set[str], 
     redefined = (rows["jaccard"] >= KEEP_ID_FROM) & (rows["far_share"] >= REDEFINED_FROM)
     rows["event"] = np.select([rows["previous_segment_id"] == rows["segment_id"], redefined, splits, merges],
                               ["kept", "redefined", "split", "merged"], "flow")
-    new = sorted(current_ids - set(rows.loc[rows["event"] == "kept", "segment_id"]) - set(rows["segment_id"]))
+    new = sorted(current_ids - set(rows["segment_id"]))  # no lineage row: no predecessor
     retired = sorted(previous_ids - current_ids)
     extra = [{"previous_segment_id": None, "segment_id": s, "event": "new"} for s in new]
     extra += [{"previous_segment_id": s, "segment_id": None, "event": "retired"} for s in retired]

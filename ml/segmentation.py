@@ -194,8 +194,8 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
              rng: np.random.Generator, warm: np.ndarray | None = None) -> tuple[int, pd.DataFrame, np.ndarray | None]:
     """Score every k in bounds; pick the best mean of rank-normalised silhouette, CH/BIC and stability.
 
-    With ``warm`` (the previous segments' centres), every k from their number up is fitted from them, and
-    the best of those is kept unless a cold k scores better by more than CONTINUITY_MARGIN. Returns the
+    With ``warm`` (the previous segments' centres), every k from their number up is fitted from them; their
+    number is kept unless a cold k scores better by more than CONTINUITY_MARGIN, else the fewest extra. Returns the
     chosen k, every candidate's scores and the chosen k's initial centroids (None: a cold start)."""
     k_max = min(k_max, len(X) - 1)
     rows = []
@@ -204,7 +204,8 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
         if k == 1:
             rows.append(dict(k=1, silhouette=np.nan, calinski_harabasz=np.nan, bic=np.nan, stability_ari=1.0))
             continue
-        model = _fit(X, k, config.algorithm, config.seed, init=_warm_init(X, warm, k, config.seed))
+        init = _warm_init(X, warm, k, config.seed)
+        model = _fit(X, k, config.algorithm, config.seed, init=init)
         labels, _ = nearest_centroid(X, _centroids(model))
         if len(np.unique(labels)) < 2:
             continue
@@ -215,7 +216,7 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
             calinski_harabasz=float(calinski_harabasz_score(X, labels)),
             bic=float(model.bic(X)) if config.algorithm == "gmm" else np.nan,
             stability_ari=stability,
-            warm_start=_warm_init(X, warm, k, config.seed) is not None,
+            warm_start=init is not None,
         ))
     scores = pd.DataFrame(rows)
     if (scores["k"] > 1).sum() == 0:

@@ -80,6 +80,35 @@ def built_warehouse(warehouse_env, dbt_manifest):
     return warehouse_env, result
 
 
+@pytest.fixture
+def warehouse_copy(built_warehouse, tmp_path, monkeypatch):
+    """A copy of the built warehouse for a test that writes to it, with its inbox folder in the test's tmp."""
+    import shutil
+
+    path, _ = built_warehouse
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(path, copy)
+    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(copy))
+    monkeypatch.setenv("MICROSEG_INBOX", str(tmp_path / "inbox"))
+    (tmp_path / "inbox").mkdir()
+    return copy
+
+
+def run_on_sources(root: Path, job: str = "full_pipeline"):
+    """Run ``job`` on the user's sources file ``root/sources.yml`` (demo off) into ``root/warehouse.duckdb``,
+    with the fast segmentation settings; the environment is restored afterwards. Returns the result."""
+    import dagster as dg
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MICROSEG_WAREHOUSE", str(root / "warehouse.duckdb"))
+        mp.setenv("MICROSEG_DEMO", "0")
+        mp.setenv("MICROSEG_SOURCES", str(root / "sources.yml"))
+        mp.delenv("MICROSEG_LANDING", raising=False)
+        return load_defs().resolve_job_def(job).execute_in_process(
+            run_config={"ops": {"customer_segmentation": {"config": FAST_SEGMENTATION}}},
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
 def query(path: Path, sql: str, params: list | None = None):
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(sql, params or []).df()

@@ -9,7 +9,6 @@ folder aside and renames it into place, so a reader never sees half an export.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.lib.audience_keys import hashed_emails, hashed_phones
+from orchestration.lib.files import sha256_of
 
 CRM_COLUMNS = ["source_customer_id", "segment_id", "segment_name", "recommended_channel", "offer_type"]
 # Who may be in each audience. The CRM file is the retailer's own list for any channel, so one consent
@@ -132,14 +132,6 @@ def _add_deltas(files, file_segments, current: pd.DataFrame, previous: pd.DataFr
         file_segments[stem] = (segment_id, "delta")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_export(plan: ExportPlan, root: Path, export_id: str, header: dict) -> tuple[Path, pd.DataFrame]:
     """Write the files and manifests into ``.<export_id>.partial`` beside the target, then return
     (partial folder, manifest); ``publish_folder`` renames it into place."""
@@ -159,7 +151,7 @@ def write_export(plan: ExportPlan, root: Path, export_id: str, header: dict) -> 
             else:
                 frame.to_parquet(path, index=False)
             entries.append({"segment_id": segment_id, "audience": audience, "file": path.name, "format": fmt,
-                            "rows": len(frame), "sha256": _sha256(path)})
+                            "rows": len(frame), "sha256": sha256_of(path)})
     manifest = pd.DataFrame(entries, columns=["segment_id", "audience", "file", "format", "rows", "sha256"])
     manifest.to_csv(partial / "manifest.csv", index=False)
     counts = plan.counts.astype(object).where(plan.counts.notna(), None)

@@ -39,28 +39,30 @@ def warehouse_path() -> Path:
     return _from_root(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
 
 
+def _beside_warehouse(env: str, folder: str) -> Path:
+    """The folder ``$env`` names (relative paths are from the repo root), else ``<folder>/`` beside the warehouse."""
+    value = os.environ.get(env)
+    return _from_root(value) if value else warehouse_path().parent / folder
+
+
 def landing_path() -> Path:
     """Folder of full exports: ``MICROSEG_LANDING``, else ``landing/`` beside the warehouse."""
-    value = os.environ.get(LANDING_ENV)
-    return _from_root(value) if value else warehouse_path().parent / "landing"
+    return _beside_warehouse(LANDING_ENV, "landing")
 
 
 def inbox_path() -> Path:
     """Folder the inbox sensor watches: ``MICROSEG_INBOX``, else ``inbox/`` beside the warehouse."""
-    value = os.environ.get(INBOX_ENV)
-    return _from_root(value) if value else warehouse_path().parent / "inbox"
+    return _beside_warehouse(INBOX_ENV, "inbox")
 
 
 def exports_path() -> Path:
     """Folder of audience exports: ``MICROSEG_EXPORTS``, else ``exports/`` beside the warehouse."""
-    value = os.environ.get(EXPORTS_ENV)
-    return _from_root(value) if value else warehouse_path().parent / "exports"
+    return _beside_warehouse(EXPORTS_ENV, "exports")
 
 
 def reports_path() -> Path:
     """Folder of the static segment reports: ``MICROSEG_REPORTS``, else ``reports/`` beside the warehouse."""
-    value = os.environ.get(REPORTS_ENV)
-    return _from_root(value) if value else warehouse_path().parent / "reports"
+    return _beside_warehouse(REPORTS_ENV, "reports")
 
 
 def sources_file() -> Path | None:

@@ -4,11 +4,10 @@ that is always 0. The run goes through; what cannot tell customers apart is left
 import datetime as dt
 import json
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 
-from tests.conftest import FAST_SEGMENTATION, load_defs, query
+from tests.conftest import query, run_on_sources
 
 SOURCES = """
 sources:
@@ -34,16 +33,10 @@ def _till_log(path, seed: int = 11) -> None:
     pd.DataFrame(rows, columns=["card", "day", "paid", "discount"]).to_csv(path, index=False)
 
 
-def test_constant_category_and_discount_are_left_out_and_never_named(tmp_path, monkeypatch, dbt_manifest):
+def test_constant_category_and_discount_are_left_out_and_never_named(tmp_path, dbt_manifest):
     _till_log(tmp_path / "till.csv")
     (tmp_path / "sources.yml").write_text(SOURCES)
-    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("MICROSEG_DEMO", "0")
-    monkeypatch.setenv("MICROSEG_SOURCES", str(tmp_path / "sources.yml"))
-    monkeypatch.delenv("MICROSEG_LANDING", raising=False)
-    result = load_defs().resolve_job_def("full_pipeline").execute_in_process(
-        run_config={"ops": {"customer_segmentation": {"config": FAST_SEGMENTATION}}},
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    result = run_on_sources(tmp_path)
     assert result.success
 
     warehouse = tmp_path / "warehouse.duckdb"

@@ -1,7 +1,5 @@
 """A pipeline run explains every customer's segment and writes the segment report for its result."""
 
-import shutil
-
 import dagster as dg
 
 from tests.conftest import load_defs, pipeline_run_config, query
@@ -50,12 +48,9 @@ def test_the_run_writes_the_segment_report_for_its_result(built_warehouse):
     assert materialization.metadata["segments"].value == segments
 
 
-def test_a_second_scoring_adds_the_migration_chart_to_a_new_report(built_warehouse, tmp_path, monkeypatch):
+def test_a_second_scoring_adds_the_migration_chart_to_a_new_report(warehouse_copy, tmp_path, monkeypatch):
     """On a copy of the built warehouse: the daily scoring writes a report of its own, now with migrations."""
-    path, _ = built_warehouse
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(path, copy)
-    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(copy))
+    copy = warehouse_copy
     monkeypatch.setenv("MICROSEG_REPORTS", str(tmp_path / "pages"))
     result = load_defs().resolve_job_def("score_customers").execute_in_process(
         run_config={"resources": pipeline_run_config()["resources"]}, instance=dg.DagsterInstance.ephemeral())

@@ -1,23 +1,10 @@
 """Scoring without refit, and the inbox sensor: each on a copy of the built warehouse."""
 
-import shutil
-
 import dagster as dg
 import pandas as pd
 import pytest
 
 from tests.conftest import AS_OF, load_defs, query
-
-
-@pytest.fixture
-def warehouse_copy(built_warehouse, tmp_path, monkeypatch):
-    path, _ = built_warehouse
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(path, copy)
-    monkeypatch.setenv("MICROSEG_WAREHOUSE", str(copy))
-    monkeypatch.setenv("MICROSEG_INBOX", str(tmp_path / "inbox"))
-    (tmp_path / "inbox").mkdir()
-    return copy
 
 
 def _run(job_name: str, run_config: dict, instance=None):

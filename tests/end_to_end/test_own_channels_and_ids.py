@@ -4,12 +4,11 @@ it queries, and every customer either with features or excluded with a reason.""
 
 import datetime as dt
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST_SEGMENTATION, load_defs, query
+from tests.conftest import query, run_on_sources
 
 LAST_DAY = dt.date(2025, 6, 30)
 TEST_ACCOUNT = "K-00003"
@@ -73,14 +72,7 @@ def _exports(root, seed: int = 5) -> dict[str, object]:
 def run(tmp_path_factory, dbt_manifest):
     root = tmp_path_factory.mktemp("channels")
     exports = _exports(root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MICROSEG_WAREHOUSE", str(root / "warehouse.duckdb"))
-        mp.setenv("MICROSEG_DEMO", "0")
-        mp.setenv("MICROSEG_SOURCES", str(root / "sources.yml"))
-        mp.delenv("MICROSEG_LANDING", raising=False)
-        result = load_defs().resolve_job_def("full_pipeline").execute_in_process(
-            run_config={"ops": {"customer_segmentation": {"config": FAST_SEGMENTATION}}},
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    result = run_on_sources(root)
     assert result.success
     return root / "warehouse.duckdb", exports
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST_SEGMENTATION, load_defs, query
+from tests.conftest import load_defs, query, run_on_sources
 
 LAST_DAY = dt.date(2025, 6, 30)  # the export ends more than a year before today
 BAD_LINES = [";01.02.2025;1;3,00", "17;31.02.2025;1;3,00", "18;01.03.2025;1"]
@@ -64,15 +64,7 @@ def own_log_run(tmp_path_factory, dbt_manifest):
     log, kinds = _purchase_log()
     _write_csv(log, root / "export" / "kaeufe_2025.csv")
     (root / "sources.yml").write_text(SOURCES)
-    env = {"MICROSEG_WAREHOUSE": str(root / "warehouse.duckdb"), "MICROSEG_DEMO": "0",
-           "MICROSEG_SOURCES": str(root / "sources.yml")}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        mp.delenv("MICROSEG_LANDING", raising=False)
-        result = load_defs().resolve_job_def("full_pipeline").execute_in_process(
-            run_config={"ops": {"customer_segmentation": {"config": FAST_SEGMENTATION}}},
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    result = run_on_sources(root)
     return root / "warehouse.duckdb", result, log, kinds
 
 

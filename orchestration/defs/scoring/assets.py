@@ -93,10 +93,10 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
             from ({scored}) as s
             inner join {FEATURES} as f on s.customer_id = f.customer_id
             left join segments.customer_segments as fit on s.customer_id = fit.customer_id""")
-        total, new, changed, far, as_of = con.execute(
+        total, new, changed, far, as_of, scored_at = con.execute(
             f"select count(*), count(*) filter (where is_new_customer), count(*) filter (where changed_segment), "
             f"avg(case when distance > {sql_number(p95.iloc[0]) if len(p95) else 'null'} then 1.0 else 0.0 end), "
-            f"max(as_of_date) from segments.customer_scores").fetchone()
+            f"max(as_of_date), max(scored_at) from segments.customer_scores").fetchone()
         shares = con.execute("select segment_id, count(*) * 1.0 / sum(count(*)) over () as share "
                              "from segments.customer_scores group by segment_id").df().set_index("segment_id")["share"]
         counts = long_counts(con.execute(binned_counts_sql(reference, FEATURES, "segments.customer_segments")).df(),
@@ -108,7 +108,8 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
             "drift_measures": measures.assign(result_id=result_id, model_run_id=model_run),
             "scoring_runs": pd.DataFrame([{
                 "result_id": result_id, "dagster_run_id": context.run.run_id, "model_run_id": model_run,
-                "scored_at": dt.datetime.now(dt.timezone.utc), "as_of_date": as_of, "customers": total,
+                # the scores' own timestamp: the membership snapshot dates its spells by it
+                "scored_at": scored_at, "as_of_date": as_of, "customers": total,
                 "new_customers": new, "changed_segment": changed, "drift_breached": bool(summary),
                 "drift_summary": summary}]),
         })

@@ -1,27 +1,11 @@
 -- KPI actuals against their targets, per segment and calendar month, beside the measured uplift:
 -- the touch conversion rate and average order value of the segment's reached (treated) customers
 -- that month, next to the targets the current profile set. A KPI whose inputs are missing stays NULL.
-with touch_month as (
-    select customer_id, {{ dbt.date_trunc('month', 'sent_at') }} as period_start,
-           count(*) as touches, sum(case when converted then 1 else 0 end) as conversions
-    from {{ ref('stg_marketing__touches') }}
-    group by 1, 2
-),
-
-order_month as (
-    select customer_id, {{ dbt.date_trunc('month', 'order_ts') }} as period_start,
-           count(*) as orders, sum(paid_amount - refunded_amount) as net_revenue
-    from {{ ref('int_orders__valid') }}
-    group by 1, 2
-),
-
-reached as (
-    select s.segment_id, s.macro_segment_id, t.period_start, t.touches, t.conversions,
-           coalesce(o.orders, 0) as orders, coalesce(o.net_revenue, 0) as net_revenue
+with reached as (
+    select s.segment_id, s.macro_segment_id, a.period_start, a.touches, a.conversions, a.orders, a.net_revenue
     from {{ source('segments', 'customer_scores') }} as s
     inner join {{ ref('customer_holdouts') }} as h on s.customer_id = h.customer_id and not h.is_holdout
-    inner join touch_month as t on t.customer_id = s.customer_id
-    left join order_month as o on o.customer_id = s.customer_id and o.period_start = t.period_start
+    inner join {{ ref('int_customer__monthly_campaigns') }} as a on a.customer_id = s.customer_id and a.touches > 0
 ),
 
 actuals as (

@@ -10,19 +10,6 @@ with months as (
       and cast(sent_at as date) > {{ dbt.dateadd('month', -1 * var('uplift_months'), as_of_date()) }}
 ),
 
-touched as (
-    select customer_id, {{ dbt.date_trunc('month', 'sent_at') }} as period_start, count(*) as touches
-    from {{ ref('stg_marketing__touches') }}
-    group by 1, 2
-),
-
-outcomes as (
-    select customer_id, {{ dbt.date_trunc('month', 'order_ts') }} as period_start,
-           sum(paid_amount - refunded_amount) as net_revenue
-    from {{ ref('int_orders__valid') }}
-    group by 1, 2
-),
-
 customers as (
     select s.customer_id, s.segment_id as micro_segment_id, s.macro_segment_id, h.is_holdout
     from {{ source('segments', 'customer_scores') }} as s
@@ -34,17 +21,17 @@ arms as (
         c.*,
         m.period_start,
         case
-            when c.is_holdout and t.customer_id is null then 'holdout'
+            when c.is_holdout and coalesce(a.touches, 0) = 0 then 'holdout'
             when c.is_holdout then 'contaminated'
-            when t.customer_id is not null then 'treated'
+            when a.touches > 0 then 'treated'
             else 'not_reached'
         end as arm,
-        case when o.customer_id is null then 0 else 1 end as converted,
-        coalesce(o.net_revenue, 0) as net_revenue
+        case when a.orders > 0 then 1 else 0 end as converted,
+        coalesce(a.net_revenue, 0) as net_revenue
     from customers as c
     cross join months as m
-    left join touched as t on t.customer_id = c.customer_id and t.period_start = m.period_start
-    left join outcomes as o on o.customer_id = c.customer_id and o.period_start = m.period_start
+    left join {{ ref('int_customer__monthly_campaigns') }} as a
+        on a.customer_id = c.customer_id and a.period_start = m.period_start
 ),
 
 by_segment as (
