@@ -24,7 +24,7 @@ REPORT_PORT ?= 8090
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: setup run test test-ui ui sql docs report clean help
+.PHONY: setup run test test-ui bench-smoke ui sql docs report clean help
 
 help:
 	@echo "make run    generate demo data and materialise every asset through Dagster"
@@ -35,6 +35,7 @@ help:
 	@echo "make docs   build and serve dbt docs on http://$(UI_HOST):$(DOCS_PORT)"
 	@echo "make report build the segment report from the warehouse and serve it on http://$(UI_HOST):$(REPORT_PORT)"
 	@echo "make test-ui  drive the Dagster UI in headless Chromium (installs Debian's chromium)"
+	@echo "make bench-smoke  the end-to-end benchmark at 100k customers (prints figures, asserts nothing)"
 
 # uv: use the one on PATH, else install it with pip (uv installs the stack in seconds).
 UV := $(shell command -v uv 2>/dev/null)
@@ -72,7 +73,14 @@ test: setup
 	$(BIN)/pytest -m "not ui"
 
 # Browser test of the Dagster UI: Debian's Chromium (browser downloads do not work offline).
-test-ui: setup
+test-# The scale path's smoke test (CI runs it): the pipeline, its floor and the notebook peer at 100k customers,
+# in a scratch folder of its own. It prints figures and ratios; speed is never asserted.
+BENCH_CUSTOMERS ?= 100000
+BENCH_DIR ?= $(CURDIR)/data/bench
+bench-smoke: setup
+	$(BIN)/python benchmarks/end_to_end.py --customers $(BENCH_CUSTOMERS) --workdir $(BENCH_DIR)
+
+ui: setup
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/pytest -m ui
 
