@@ -53,16 +53,19 @@ def _bin(values: pd.Series, edges: list[float]) -> np.ndarray:
 
 def reference_table(features: pd.DataFrame, assignments: pd.DataFrame, edges: dict[str, list[float]]) -> pd.DataFrame:
     """The reference rows kept with a fitted model (measure, scope, feature, bin, upper_edge, value)."""
-    macro = assignments["macro_segment_id"].to_numpy()
+    macro_code, macros = pd.factorize(assignments["macro_segment_id"], sort=True)
+    scope_sizes = np.bincount(macro_code, minlength=len(macros))
     rows = []
     for column, column_edges in edges.items():
+        n_bins = len(column_edges) + 2
         bins = _bin(features[column], column_edges)
         upper = [*column_edges, None]
-        for scope, mask in [(POPULATION, np.ones(len(bins), dtype=bool)),
-                            *[(m, macro == m) for m in sorted(set(macro))]]:
-            counts = np.bincount(bins[mask], minlength=len(column_edges) + 2)
+        # one pass per column: counts per (macro, bin), the population's are their sums
+        by_macro = np.bincount(macro_code * n_bins + bins, minlength=len(macros) * n_bins).reshape(len(macros), n_bins)
+        for scope, counts, size in [(POPULATION, by_macro.sum(0), len(bins)),
+                                    *zip(macros, by_macro, scope_sizes)]:
             for b, count in enumerate(counts):
-                rows.append(("feature_bin", scope, column, b, upper[b - 1] if b else None, count / max(mask.sum(), 1)))
+                rows.append(("feature_bin", scope, column, b, upper[b - 1] if b else None, count / max(size, 1)))
     rows.append(("distance_p95", POPULATION, None, None, None, float(np.quantile(assignments["distance"], 0.95))))
     for segment, share in assignments["segment_id"].value_counts(normalize=True).sort_index().items():
         rows.append(("segment_share", segment, None, None, None, float(share)))

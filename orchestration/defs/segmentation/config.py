@@ -27,6 +27,9 @@ class SegmentationRunConfig(dg.Config):
     seed: int = Field(default=_ENGINE.seed, description="Random seed; the same seed and data give identical segments.")
     sample_size: int = Field(default=_ENGINE.sample_size,
                              description="Fit on at most this many customers per level (memory stays flat).")
+    selection_sample: int = Field(default=_ENGINE.selection_sample,
+                                  description="Choose the number of segments on at most this many of a level's "
+                                              "sample; the chosen number is then fitted on the whole sample.")
     bootstrap_rounds: int = Field(default=_ENGINE.bootstrap_rounds,
                                   description="Bootstrap refits per candidate k, for stability scores.")
     macro_weights: dict[str, float] = Field(
