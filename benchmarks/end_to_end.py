@@ -4,9 +4,10 @@
 
 1. **pipeline**: `full_pipeline` through Dagster in a child process (demo mode, a scratch warehouse and
    DAGSTER_HOME under --workdir); every step's time comes from the run's own step stats.
-2. **floor**: on the raw tables that run loaded, one DuckDB query (deduplicating every table, as staging
-   does) computing per-customer RFM, category and channel shares, then KMeans on a 50k sample, then the
-   nearest centroid for every customer in SQL.
+2. **floor**: on the raw tables that run loaded, one DuckDB query (deduplicating every table the features
+   read, as staging does: orders, lines, products, touches, web events) computing per-customer RFM,
+   category and channel shares, touch and browsing rates, then KMeans on a 50k sample, then the nearest
+   centroid for every customer in SQL.
 3. **notebook**: the same features with pandas (drop_duplicates, merges, groupby, pivot), the same fit,
    and assignment with numpy.
 
@@ -81,6 +82,8 @@ FEATURES_SQL = """
 with orders as (select * from raw.orders qualify row_number() over (partition by order_id order by order_ts) = 1),
 items as (select * from raw.order_items qualify row_number() over (partition by order_item_id order by order_id) = 1),
 products as (select * from raw.products qualify row_number() over (partition by product_id order by product_id) = 1),
+touches as (select * from raw.marketing_touches qualify row_number() over (partition by touch_id order by sent_at) = 1),
+events as (select * from raw.web_events qualify row_number() over (partition by event_id order by event_ts) = 1),
 lines as (
     select o.customer_id, o.order_id, o.order_ts, lower(trim(o.channel)) as channel, lower(trim(p.category)) as category,
            i.quantity, i.quantity * i.unit_price * (1 - coalesce(o.discount_pct, 0))
@@ -88,14 +91,30 @@ lines as (
     from items as i join orders as o using (order_id) join products as p using (product_id)
     where o.order_ts <= timestamp '{as_of} 23:59:59' and o.order_ts > timestamp '{as_of}' - interval 730 day
       and (i.quantity > 0 or i.line_type = 'refund')
+),
+buying as (
+    select customer_id,
+           count(distinct order_id) as orders,
+           sum(amount) as net_revenue,
+           date_diff('day', max(order_ts), timestamp '{as_of}') as recency_days,
+           {category_shares},
+           {channel_shares}
+    from lines group by customer_id
+),
+touched as (
+    select customer_id, count(*) as touches, avg(case when opened then 1.0 else 0.0 end) as open_rate,
+           avg(case when clicked then 1.0 else 0.0 end) as click_rate
+    from touches where sent_at <= timestamp '{as_of} 23:59:59' group by customer_id
+),
+browsing as (
+    select customer_id, count(distinct session_id) as sessions,
+           count(*) filter (where lower(trim(event_type)) = 'add_to_cart') * 1.0 / count(*) as cart_event_share
+    from events where event_ts <= timestamp '{as_of} 23:59:59' group by customer_id
 )
-select customer_id,
-       count(distinct order_id) as orders,
-       sum(amount) as net_revenue,
-       date_diff('day', max(order_ts), timestamp '{as_of}') as recency_days,
-       {category_shares},
-       {channel_shares}
-from lines group by customer_id
+select b.*, coalesce(t.touches, 0) as touches, coalesce(t.open_rate, 0) as open_rate,
+       coalesce(t.click_rate, 0) as click_rate, coalesce(w.sessions, 0) as sessions,
+       coalesce(w.cart_event_share, 0) as cart_event_share
+from buying as b left join touched as t using (customer_id) left join browsing as w using (customer_id)
 """
 
 
@@ -114,11 +133,13 @@ def _floor_sql(con) -> str:
 def _fit(X, k: int):
     import numpy as np
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(42)
     sample = X[rng.choice(len(X), size=min(SAMPLE, len(X)), replace=False)]
     mean, std = sample.mean(0), sample.std(0) + 1e-9
-    model = KMeans(k, n_init=8, random_state=42).fit((sample - mean) / std)
+    with threadpool_limits(limits=1, user_api="openmp"):  # as the pipeline fits: one thread per fit
+        model = KMeans(k, n_init=8, random_state=42).fit((sample - mean) / std)
     return mean, std, model.cluster_centers_
 
 
