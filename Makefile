@@ -70,19 +70,19 @@ run: setup
 	@$(BIN)/python -m orchestration.cli summary
 
 test: setup
-	$(BIN)/pytest -m "not ui"
+	$(BIN)/pytest -m "not ui" -n 2 --dist loadfile
 
 # Browser test of the Dagster UI: Debian's Chromium (browser downloads do not work offline).
-test-# The scale path's smoke test (CI runs it): the pipeline, its floor and the notebook peer at 100k customers,
+test-ui: setup
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	$(BIN)/pytest -m ui
+
+# The scale path's smoke test (CI runs it): the pipeline, its floor and the notebook peer at 100k customers,
 # in a scratch folder of its own. It prints figures and ratios; speed is never asserted.
 BENCH_CUSTOMERS ?= 100000
 BENCH_DIR ?= $(CURDIR)/data/bench
 bench-smoke: setup
 	$(BIN)/python benchmarks/end_to_end.py --customers $(BENCH_CUSTOMERS) --workdir $(BENCH_DIR)
-
-ui: setup
-	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
-	$(BIN)/pytest -m ui
 
 ui: setup
 	$(BIN)/dg dev -h $(UI_HOST) -p $(UI_PORT)
