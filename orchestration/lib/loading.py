@@ -24,11 +24,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.lib.contract import Column, columns_of
-from orchestration.lib.files import LEDGER, PROVENANCE_COLUMNS, _ensure_ledger, sha256_of
+from orchestration.lib.contract import RAW_TABLES, Column, columns_of
+from orchestration.lib.files import LEDGER, QUARANTINE, _ensure_ledger, accepted_lines, ensure_raw_table, sha256_of
 from orchestration.lib.sources import Source, SourcesFile
 
-QUARANTINE = "raw._quarantine"
 ID_KEYS = "raw._id_keys"  # ids that are not integers, by the integer key they are loaded under
 ID_KEY_SPACE = 10**15
 DERIVED = "derived from transactions"
@@ -36,16 +35,6 @@ DERIVED = "derived from transactions"
 TARGETS = {"customers": ["customers"], "products": ["products"], "web_events": ["web_events"],
            "marketing_touches": ["marketing_touches"],
            "transactions": ["orders", "order_items", "products", "customers"]}
-RAW_COLUMNS = {
-    "orders": {"order_id": "BIGINT", "customer_id": "BIGINT", "order_ts": "TIMESTAMP", "channel": "VARCHAR",
-               "device": "VARCHAR", "discount_pct": "DOUBLE", "status": "VARCHAR"},
-    "order_items": {"order_item_id": "BIGINT", "order_id": "BIGINT", "product_id": "BIGINT", "line_type": "VARCHAR",
-                    "quantity": "BIGINT", "unit_price": "DOUBLE"},
-    **{entity: {c.name: c.sql_type for c in columns_of(entity).values()}
-       for entity in ("customers", "products", "web_events", "marketing_touches")},
-}
-
-
 @dataclass(frozen=True)
 class FileLoad:
     source: str
@@ -67,23 +56,10 @@ def _ident(name: str) -> str:
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Every raw table dbt reads exists, with the contract's columns, even when no source feeds it."""
-    con.execute("create schema if not exists raw")
-    for table, columns in RAW_COLUMNS.items():
-        cols = ", ".join(f"{_ident(c)} {t}" for c, t in {**columns, **PROVENANCE_COLUMNS}.items())
-        con.execute(f"create table if not exists raw.{table} ({cols})")
-        existing = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
-            [table]).fetchall()}
-        for column, sql_type in {**columns, **PROVENANCE_COLUMNS}.items():
-            if column not in existing:
-                con.execute(f"alter table raw.{table} add column {_ident(column)} {sql_type}")
+    for table in RAW_TABLES:
+        ensure_raw_table(con, table)
     con.execute(f"create table if not exists {ID_KEYS} (column_name varchar, id bigint, source_value varchar, "
                 "source varchar)")
-    con.execute(f"""create table if not exists {QUARANTINE} (
-        source varchar, entity varchar, file varchar, line bigint, column_name varchar, reason varchar,
-        loaded_at timestamp, dagster_run_id varchar, customer_id bigint)""")
-    # a customer whose every line was quarantined is in no raw table: this is how exclusions still name them
-    con.execute(f"alter table {QUARANTINE} add column if not exists customer_id bigint")
     _ensure_ledger(con)
 
 
@@ -139,14 +115,7 @@ def _read_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> tu
             select line, coalesce(column_name, 'line'), error_type || ': ' || error_message, null
             from (select *, row_number() over (partition by line order by column_idx) as k from _rejects) where k = 1""")
     # line numbers of the accepted rows: their order in the file (rowid), stepping over rejected lines
-    lines = np.arange(n, dtype=np.int64) + first
-    if rejected:
-        skipped = np.asarray(rejected, dtype=np.int64)
-        for _ in range(len(skipped) + 1):
-            moved = np.arange(n, dtype=np.int64) + first + np.searchsorted(skipped, lines, side="right")
-            if np.array_equal(moved, lines):
-                break
-            lines = moved
+    lines = accepted_lines(n, first, rejected)
     con.register("_file_lines", pd.DataFrame({"_k": np.arange(n, dtype=np.int64), "_line": lines}))
     con.execute("create or replace temp table _file as select f.*, l._line from "
                 "(select *, row_number() over (order by rowid) - 1 as _k from _file_read) as f "
@@ -188,6 +157,10 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
                        f"'cannot read \"' || {raw} || '\" as {column.sql_type}'"))
         if column.sql_type == "DOUBLE":
             checks.append((column.name, f"not isfinite({cast})", "'not a finite number'"))
+        if column.not_negative:
+            checks.append((column.name, f"{cast} < 0", "'negative, which cannot be right'"))
+        if column.max_abs is not None:
+            checks.append((column.name, f"abs({cast}) > {column.max_abs}", f"'beyond ±{column.max_abs:,.0f}'"))
     if source.entity == "transactions" and "quantity" in casts:
         checks.append(("quantity", f"{casts['quantity']} = 0", "'quantity is 0'"))
     selected = ", ".join(f"{expr} as {_ident(name)}" for name, expr in casts.items())
