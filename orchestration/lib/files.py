@@ -44,6 +44,7 @@ class LoadedFile:
     rows_duplicate: int = 0  # a row with its key and values is already loaded (or is a newer line's older version)
     rows_quarantined: int = 0  # in raw._quarantine with line, column and reason
     rows_conflicting: int = 0  # keys loaded before with other values: this file's version won (raw._conflicts)
+    ignored_columns: tuple[str, ...] = ()  # in the file, not in the contract: not loaded, said so
 
 
 def table_for_file(path: Path, tables: Iterable[str]) -> str | None:
@@ -87,7 +88,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, sha: str,
     ensure_raw_table(con, table)
     con.execute("create or replace temp table _bad_lines (line bigint, column_name varchar, reason varchar)")
     read, as_text = _stage(con, path)
-    columns = _validate(con, path, table, as_text)
+    columns, ignored = _validate(con, path, table, as_text)
     con.execute("insert into _bad_lines select _line, _column, _reason from _mapped where _reason is not null")
     customer = "try_cast(m.customer_id as bigint)" if "customer_id" in columns else "null"
     con.execute(f"""insert into {QUARANTINE} by name
@@ -105,7 +106,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, sha: str,
         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [source, table, path.name, sha, loaded, mode, loaded_at, run_id, table, read, quarantined, duplicate,
                  conflicting])
-    return LoadedFile(source, table, path.name, sha, loaded, mode, False, read, duplicate, quarantined, conflicting)
+    return LoadedFile(source, table, path.name, sha, loaded, mode, False, read, duplicate, quarantined, conflicting,
+                      tuple(ignored))
 
 
 LEDGER_COLUMNS = {"source": "varchar", "raw_table": "varchar", "file": "varchar", "sha256": "varchar",
@@ -242,7 +244,7 @@ def _typed(column: str, sql_type: str, as_text: bool) -> tuple[str, str]:
     return text, f"try_cast({text} as {sql_type})"
 
 
-def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: bool) -> list[str]:
+def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: bool) -> tuple[list[str], list[str]]:
     """_staged -> view _mapped: raw.<table>'s columns typed, and why a row cannot be trusted (_column, _reason)."""
     file_columns = [r[0] for r in con.execute("describe _staged").fetchall() if r[0] != "_line"]
     target = dict(con.execute("select column_name, data_type from information_schema.columns where table_schema = "
@@ -283,7 +285,7 @@ def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: b
     reason_case = "case " + " ".join(f"when {c} then {_literal(n + ': ')} || {r}" for n, c, r in checks) + " end"
     con.execute(f"create or replace temp view _mapped as select _line, {', '.join(selected)}, "
                 f"{column_case} as _column, {reason_case} as _reason from _staged")
-    return list(target)
+    return list(target), [c for c in file_columns if c not in target]
 
 
 def _dedupe_and_insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str],
