@@ -8,10 +8,20 @@
 {#- The date features are computed as of: var('as_of_date'), or today. -#}
 {% macro as_of_date() -%}
     {%- if var('as_of_date', none) -%}
-        cast('{{ var("as_of_date") }}' as date)
+        {{ date_var('as_of_date') }}
     {%- else -%}
         cast({{ dbt.current_timestamp() }} as date)
     {%- endif -%}
+{%- endmacro %}
+
+{#- A date var as a SQL date literal. Only YYYY-MM-DD reaches the SQL: anything else (a crafted
+    "2026-01-01' or '1'='1") stops the compile naming the var, so a var can never change a query. -#}
+{% macro date_var(name) -%}
+    {%- set value = var(name) | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a date written YYYY-MM-DD, not " ~ value) }}
+    {%- endif -%}
+    cast('{{ value }}' as date)
 {%- endmacro %}
 
 {#- True for test/internal accounts: known test domains, QA aliases or a TEST placeholder name.

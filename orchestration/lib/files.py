@@ -213,7 +213,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, bool]:
         raise ValueError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from exc
     (n,) = con.execute("select count(*) from _read").fetchone()
     con.execute(r"""insert into _bad_lines
-        select line, coalesce(column_name, 'line'),
+        select line, coalesce(column_name, 'column ' || column_idx || ' (beyond the header)'),
                case error_type when 'INVALID ENCODING' then 'not UTF-8 text (a latin-1 export? save it as UTF-8, '
                                                             || 'or map it in a sources file with csv: encoding)'
                     else lower(error_type) || ': ' || error_message end

@@ -247,3 +247,46 @@ def test_the_per_kind_table(corpus, capsys):
         rows.append(f"| {kind.name} | {kind.outcome} | {what} |")
     assert len(rows) >= 25
     print("\n| kind | outcome | what happened |\n|---|---|---|\n" + "\n".join(rows))
+
+
+def _run(request: dg.RunRequest, instance: dg.DagsterInstance):
+    config = {**request.run_config, "resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}
+    return load_defs().resolve_job_def("ingest_and_score").execute_in_process(
+        run_config=config, instance=instance, raise_on_error=False)
+
+
+def test_through_the_inbox_a_refused_file_blocks_nothing_and_its_fix_is_loaded_with_bad_rows_quarantined(
+        warehouse_copy, tmp_path):
+    """The documented path: files in the inbox, the sensor, real ingest_and_score runs on the built warehouse."""
+    from orchestration.defs.ingest.sensors import inbox_sensor
+
+    inbox = tmp_path / "inbox"
+    scored_before = query(warehouse_copy, "select count(*) as n from segments.scoring_runs")["n"].item()
+    broken = inbox / "orders_2026-06-30.csv"
+    broken.write_text("order_id,customer_id\n1,100001\n")  # no order_ts: refused whole
+    instance = dg.DagsterInstance.ephemeral()
+    context = dg.build_sensor_context(instance=instance)
+    (first,) = list(inbox_sensor(context))
+    failed = _run(first, instance)
+    assert not failed.success
+    message = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error.message
+    assert "orders_2026-06-30.csv" in message and "order_ts" in message
+
+    # the user fixes the file (same name): two good orders, a NULL order id and a NaN discount
+    broken.write_text(ORDERS + order(930_000_001, customer=100001) + order(930_000_002, customer=100002)
+                      + ",100001,2026-06-01,web,mobile,0.1,completed\n" + order(930_000_003, discount="NaN"))
+    (fixed,) = list(inbox_sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor)))
+    assert fixed.run_key != first.run_key
+    assert _run(fixed, instance).success
+    load = query(warehouse_copy, "select rows_read, rows, rows_duplicate, rows_quarantined from raw._loads "
+                                 "where file = 'orders_2026-06-30.csv'").iloc[0].tolist()
+    assert load == [4, 2, 0, 2]
+    bad = query(warehouse_copy, "select line, column_name from raw._quarantine where file = 'orders_2026-06-30.csv' "
+                                "order by line")
+    assert bad.values.tolist() == [[4, "order_id"], [5, "discount_pct"]]
+    assert query(warehouse_copy, "select count(*) as n from raw.orders where order_id >= 930000000")["n"].item() == 2
+    # the good rows reached the scores; nothing that cannot be right reached the marts
+    assert query(warehouse_copy, "select count(*) as n from segments.scoring_runs")["n"].item() == scored_before + 1
+    (nan,) = query(warehouse_copy, "select count(*) filter (where not isfinite(net_revenue) or not isfinite("
+                                   "avg_order_value)) from marts.customer_features").iloc[0]
+    assert nan == 0
