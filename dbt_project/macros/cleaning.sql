@@ -88,3 +88,10 @@
 {% macro spark__holdout_bucket(customer_id) -%}
     cast(conv(substr(md5(concat('{{ var("holdout_salt") }}', ':', cast({{ customer_id }} as string))), 1, 8), 16, 10) as double) / 4294967296.0
 {%- endmacro %}
+
+{#- A double feature, rounded: parallel sums add in a different order each run, so identical raw data
+    would differ in the 16th digit (and the segmentation ledger's input fingerprint with it). Nine
+    decimals are far below any difference a segment can tell. -#}
+{% macro stable(expression) -%}
+    round({{ expression }}, {{ var('feature_decimals') }})
+{%- endmacro %}
