@@ -97,7 +97,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, sha: str,
         from _bad_lines b left join (select _line, * exclude (_line) from _mapped) m on b.line = m._line""",
                 [source, table, path.name, loaded_at, run_id])
     (quarantined,) = con.execute("select count(distinct line) from _bad_lines").fetchone()
-    loaded, duplicate, conflicting = _dedupe_and_insert(con, table, columns, [source, path.name, loaded_at, run_id])
+    loaded, duplicate, conflicting = insert_each_key_once(con, table, columns, [source, path.name, loaded_at, run_id])
     if loaded + duplicate + quarantined != read:  # nothing may go missing between the file and raw
         raise RuntimeError(f"{path}: {read} rows read but {loaded} loaded, {duplicate} duplicate and "
                            f"{quarantined} quarantined")
@@ -288,7 +288,7 @@ def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: b
     return list(target), [c for c in file_columns if c not in target]
 
 
-def _dedupe_and_insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str],
+def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: list[str],
                        params: list) -> tuple[int, int, int]:
     """Insert _mapped's valid rows into raw.<table>, each key once; (loaded, duplicate, conflicting).
 
@@ -309,24 +309,23 @@ def _dedupe_and_insert(con: duckdb.DuckDBPyConnection, table: str, columns: list
         select {cols}, _line, {content} as _content,
                row_number() over (partition by {key} order by _line desc) = 1 as _newest
         from _mapped where _reason is null and {key} in (select k from _repeat union select k from _in_raw)""")
-    # the previous version of each clashing key: an older line of this file, else the row already in raw
+    # the versions each clashing key had before: older lines of this file, and the row already in raw
     con.execute(f"""create or replace temp table _previous as
-        select {cols}, _line, _content, _file from (
-            select c.* exclude (_newest), ? as _file,
-                   row_number() over (partition by c.{key} order by c._line desc) as k
-            from _clash c where not _newest) where k = 1
+        select {cols}, _line, _content, ? as _file from _clash where not _newest
         union all
-        select {cols}, null as _line, {content} as _content, _file from raw.{table} r
-        where r.{key} in (select k from _in_raw)
-          and r.{key} not in (select {key} from _clash where not _newest)""", [params[1]])
+        select {cols}, null as _line, {content} as _content, _file from raw.{table}
+        where {key} in (select k from _in_raw)""", [params[1]])
     changed = " || ".join(f"case when n.{_ident(c)} is distinct from p.{_ident(c)} then {_literal(c + ' ')} else '' end"
                           for c in columns)
+    # one row per key whose newest version differs from one before it (raw's first, else the latest line)
     (conflicting,) = con.execute(f"""insert into {CONFLICTS} by name
         select {_literal(table)} as raw_table, cast(n.{key} as varchar) as key, ? as source, ? as file, n._line as line,
                p._file as replaced_file, p._line as replaced_line, trim({changed}) as changed_columns,
                p._content as replaced_values, n._content as new_values, ? as loaded_at, ? as dagster_run_id
         from _clash n join _previous p on n.{key} = p.{key}
-        where n._newest and n._content <> p._content""", [params[0], params[1], params[2], params[3]]).fetchone()
+        where n._newest and n._content <> p._content
+        qualify row_number() over (partition by n.{key} order by p._line desc nulls first) = 1""",
+                                 [params[0], params[1], params[2], params[3]]).fetchone()
     # raw rows the newest version replaces go; a key already in raw with the same values is not loaded again
     con.execute(f"""create or replace temp table _same_in_raw as select n.{key} as k from _clash n
         join (select {key}, {content} as _content from raw.{table} where {key} in (select k from _in_raw)) r

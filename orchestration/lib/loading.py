@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from orchestration.lib.contract import RAW_TABLES, Column, columns_of
-from orchestration.lib.files import LEDGER, QUARANTINE, _ensure_ledger, accepted_lines, ensure_raw_table, sha256_of
+from orchestration.lib.files import (LEDGER, QUARANTINE, insert_each_key_once, _ensure_ledger, accepted_lines,
+                                     ensure_raw_table, sha256_of)
 from orchestration.lib.sources import Source, SourcesFile
 
 ID_KEYS = "raw._id_keys"  # ids that are not integers, by the integer key they are loaded under
@@ -44,6 +45,8 @@ class FileLoad:
     rows_loaded: int
     rows_quarantined: int
     skipped: bool
+    rows_duplicate: int = 0  # its key and values already loaded (or a later line of the file is its newer version)
+    rows_conflicting: int = 0  # keys loaded before with other values: this file's version won (raw._conflicts)
 
 
 def _q(value: str) -> str:
@@ -214,15 +217,14 @@ def _write_transactions(con: duckdb.DuckDBPyConnection, source: Source, path: Pa
     return rows
 
 
-def _write_entity(con: duckdb.DuckDBPyConnection, source: Source, path: Path, loaded_at: dt.datetime) -> int:
-    columns = ", ".join(_ident(c) for c in columns_of(source.entity))
+def _write_entity(con: duckdb.DuckDBPyConnection, source: Source, path: Path, loaded_at: dt.datetime,
+                  run_id: str | None) -> tuple[int, int, int]:
+    """(loaded, duplicate, conflicting): each key enters raw once, the newest export winning (files.insert_each_key_once)."""
     if source.entity == "customers":  # a real customer row replaces one derived from transactions
         con.execute(f"delete from raw.customers where _file = {_q(DERIVED)} and customer_id in "
                     "(select customer_id from _mapped where _reason is null)")
-    (rows,) = con.execute(f"""insert into raw.{source.entity} by name
-        select {columns}, {_q(source.name)} as _source, {_q(path.name)} as _file, ? as _loaded_at
-        from _mapped where _reason is null""", [loaded_at]).fetchone()
-    return rows
+    return insert_each_key_once(con, source.entity, list(columns_of(source.entity)),
+                              [source.name, path.name, loaded_at, run_id])
 
 
 def source_for_file(sources: SourcesFile, path: Path) -> Source | None:
@@ -263,19 +265,24 @@ def load_source(con: duckdb.DuckDBPyConnection, sources: SourcesFile, source: So
                     "customer_id bigint)")
         read, _ = _read_file(con, source, path)
         _map_file(con, source, path)
-        write = _write_transactions if source.entity == "transactions" else _write_entity
-        loaded = write(con, source, path, loaded_at)
+        if source.entity == "transactions":  # lines become orders and order lines: no key of their own to dedupe on
+            loaded, duplicate, conflicting = _write_transactions(con, source, path, loaded_at), 0, 0
+        else:
+            loaded, duplicate, conflicting = _write_entity(con, source, path, loaded_at, run_id)
         con.execute(f"insert into {QUARANTINE} select ?, ?, ?, line, column_name, reason, ?, ?, customer_id "
                     "from _quarantined_lines",
                     [source.name, source.entity, path.name, loaded_at, run_id])
         (quarantined,) = con.execute("select count(distinct line) from _quarantined_lines").fetchone()
-        if loaded + quarantined != read:
-            raise RuntimeError(f"{path}: {read} rows read but {loaded} loaded and {quarantined} quarantined")
+        if loaded + duplicate + quarantined != read:
+            raise RuntimeError(f"{path}: {read} rows read but {loaded} loaded, {duplicate} duplicate and "
+                               f"{quarantined} quarantined")
         con.execute(f"insert into {LEDGER} (source, raw_table, file, sha256, rows, mode, loaded_at, dagster_run_id, "
-                    f"entity, rows_read, rows_quarantined) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"entity, rows_read, rows_quarantined, rows_duplicate, rows_conflicting) "
+                    f"values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [source.name, TARGETS[source.entity][0], path.name, hashes[path], loaded, source.mode, loaded_at,
-                     run_id, source.entity, read, quarantined])
-        results.append(FileLoad(source.name, source.entity, path.name, read, loaded, quarantined, False))
+                     run_id, source.entity, read, quarantined, duplicate, conflicting])
+        results.append(FileLoad(source.name, source.entity, path.name, read, loaded, quarantined, False, duplicate,
+                                conflicting))
     return results
 
 

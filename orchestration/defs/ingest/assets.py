@@ -94,7 +94,10 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
     for load in file_loads:
         context.log.info(f"{load.source}/{load.file} ({load.entity}): " + (
             "unchanged, not reloaded" if load.skipped else
-            f"{load.rows_read:,} rows read = {load.rows_loaded:,} loaded + {load.rows_quarantined:,} quarantined"))
+            f"{load.rows_read:,} rows read = {load.rows_loaded:,} loaded + {load.rows_duplicate:,} duplicate + "
+            f"{load.rows_quarantined:,} quarantined" + (f"; {load.rows_conflicting:,} keys loaded before with other "
+                                                        "values, this file's won (raw._conflicts)"
+                                                        if load.rows_conflicting else "")))
     per_file = pd.DataFrame([vars(load) for load in file_loads])
     missing = [t for t in tables if t not in existing]
     if missing:
