@@ -44,3 +44,9 @@ def test_a_failing_upstream_test_leaves_the_previous_mart_in_place(warehouse_cop
     assert "SKIP" in built.stdout
     after = query(warehouse_copy, "select count(*) as n, sum(net_revenue) as revenue from marts.customer_features")
     assert after.equals(before)
+
+
+def test_the_ledger_marks_a_result_complete_once_its_segment_marts_are_built(sql):
+    runs = sql("select result_id, scored_at, completed_at from segments.scoring_runs")
+    assert len(runs) and runs["completed_at"].notna().all()
+    assert (runs["completed_at"] >= runs["scored_at"]).all()
