@@ -47,6 +47,6 @@ def test_a_failing_upstream_test_leaves_the_previous_mart_in_place(warehouse_cop
 
 
 def test_the_ledger_marks_a_result_complete_once_its_segment_marts_are_built(sql):
-    runs = sql("select result_id, scored_at, completed_at from segments.scoring_runs")
-    assert len(runs) and runs["completed_at"].notna().all()
-    assert (runs["completed_at"] >= runs["scored_at"]).all()
+    runs = sql("select count(*) as results, count(*) filter (where completed_at >= scored_at) as complete "
+               "from segments.scoring_runs").iloc[0]
+    assert runs.results > 0 and runs.complete == runs.results

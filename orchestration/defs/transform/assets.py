@@ -128,8 +128,8 @@ def _mark_result_complete(context: dg.AssetExecutionContext, warehouse: Warehous
     if not warehouse.has_table("segments", "scoring_runs"):
         return
     with warehouse.transaction("segments") as con:
-        con.execute("alter table segments.scoring_runs add column if not exists completed_at timestamp")
-        row = con.execute("""update segments.scoring_runs set completed_at = now()::timestamp
+        con.execute("alter table segments.scoring_runs add column if not exists completed_at timestamptz")
+        row = con.execute("""update segments.scoring_runs set completed_at = now()
             where completed_at is null and result_id = (
                 select result_id from segments.scoring_runs order by scored_at desc, result_id desc limit 1)
             returning result_id""").fetchone()
