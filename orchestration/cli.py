@@ -74,11 +74,12 @@ def summary() -> int:
                   f"+ {n_excl:,} excluded (marts.customer_exclusions)"]
         lines += [f"    {n:>10,}  {reason}" for reason, n in excluded]
         if has_table(con, "raw", "_loads"):
-            files, read, loaded, quarantined = con.execute(
-                "select count(*), sum(coalesce(rows_read, rows)), sum(rows), sum(coalesce(rows_quarantined, 0)) "
-                "from raw._loads").fetchone()
+            files, read, loaded, duplicate, quarantined, conflicting = con.execute(
+                "select count(*), sum(coalesce(rows_read, rows)), sum(rows), sum(coalesce(rows_duplicate, 0)), "
+                "sum(coalesce(rows_quarantined, 0)), sum(coalesce(rows_conflicting, 0)) from raw._loads").fetchone()
             lines.append(f"  {files} file loads (raw._loads): {read or 0:,} rows read = {loaded or 0:,} loaded "
-                         f"+ {quarantined or 0:,} quarantined (raw._quarantine)")
+                         f"+ {duplicate or 0:,} duplicate + {quarantined or 0:,} quarantined (raw._quarantine)"
+                         + (f"; {conflicting:,} keys replaced by a newer export (raw._conflicts)" if conflicting else ""))
         # one line per action (the rules behind each are one query away: the "What cleaning did" SQL below)
         dq = con.execute(
             "select action, count(*) as rules, sum(affected_rows) as rows_affected, "

@@ -8,10 +8,20 @@
 {#- The date features are computed as of: var('as_of_date'), or today. -#}
 {% macro as_of_date() -%}
     {%- if var('as_of_date', none) -%}
-        cast('{{ var("as_of_date") }}' as date)
+        {{ date_var('as_of_date') }}
     {%- else -%}
         cast({{ dbt.current_timestamp() }} as date)
     {%- endif -%}
+{%- endmacro %}
+
+{#- A date var as a SQL date literal. Only YYYY-MM-DD reaches the SQL: anything else (a crafted
+    "2026-01-01' or '1'='1") stops the compile naming the var, so a var can never change a query. -#}
+{% macro date_var(name) -%}
+    {%- set value = var(name) | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a date written YYYY-MM-DD, not " ~ value) }}
+    {%- endif -%}
+    cast('{{ value }}' as date)
 {%- endmacro %}
 
 {#- True for test/internal accounts: known test domains, QA aliases or a TEST placeholder name.
@@ -77,4 +87,11 @@
 
 {% macro spark__holdout_bucket(customer_id) -%}
     cast(conv(substr(md5(concat('{{ var("holdout_salt") }}', ':', cast({{ customer_id }} as string))), 1, 8), 16, 10) as double) / 4294967296.0
+{%- endmacro %}
+
+{#- A double feature, rounded: parallel sums add in a different order each run, so identical raw data
+    would differ in the 16th digit (and the segmentation ledger's input fingerprint with it). Nine
+    decimals are far below any difference a segment can tell. -#}
+{% macro stable(expression) -%}
+    round({{ expression }}, {{ var('feature_decimals') }})
 {%- endmacro %}

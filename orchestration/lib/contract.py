@@ -19,7 +19,12 @@ class Column:
     required: bool = False
     # an export file named after its raw table may lack it (exports made before it was in the contract)
     may_be_absent: bool = False
+    not_negative: bool = False  # a negative value cannot be right (a price); quarantined at load
+    max_abs: float | None = None  # a larger magnitude cannot be right (a quantity of a million); quarantined
 
+
+# units on one line beyond this are a typo or a unit mix-up (grams for pieces), never a purchase
+MAX_QUANTITY = 10_000
 
 ENTITIES: dict[str, tuple[Column, ...]] = {
     "transactions": (
@@ -31,13 +36,14 @@ ENTITIES: dict[str, tuple[Column, ...]] = {
                "monetary value, average order value, returns", required=True),
         Column("order_id", "BIGINT", "Order the line belongs to; without it every line is its own order.",
                "items per order, basket size"),
-        Column("quantity", "BIGINT", "Units on the line (default 1).", "items per order, unit-based category mix"),
+        Column("quantity", "BIGINT", "Units on the line (default 1).", "items per order, unit-based category mix",
+               max_abs=MAX_QUANTITY),
         Column("product_id", "BIGINT", "Product bought; joins the products entity.", "category mix, price level"),
         Column("category", "VARCHAR", "Product category, when there is no products entity.", "category mix"),
         Column("channel", "VARCHAR", "Where: web, app, store or your own codes.", "channel mix"),
         Column("device", "VARCHAR", "desktop, mobile, tablet.", "device mix"),
         Column("discount_pct", "DOUBLE", "Order discount as a fraction of list price (0.2 = 20% off).",
-               "discount sensitivity"),
+               "discount sensitivity", not_negative=True),
         Column("status", "VARCHAR", "completed, cancelled or returned (default completed).", "return rate"),
     ),
     "customers": (
@@ -69,7 +75,7 @@ ENTITIES: dict[str, tuple[Column, ...]] = {
         Column("category", "VARCHAR", "Top-level category.", "category mix", required=True),
         Column("subcategory", "VARCHAR", "Subcategory.", "nothing yet"),
         Column("brand", "VARCHAR", "Brand.", "nothing yet"),
-        Column("price", "DOUBLE", "List price.", "price level within the category"),
+        Column("price", "DOUBLE", "List price.", "price level within the category", not_negative=True),
         Column("is_private_label", "BOOLEAN", "Own-brand product.", "own-brand share"),
     ),
     "web_events": (
@@ -96,3 +102,38 @@ ENTITIES: dict[str, tuple[Column, ...]] = {
 
 def columns_of(entity: str) -> dict[str, Column]:
     return {c.name: c for c in ENTITIES[entity]}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table of schema ``raw`` that dbt reads: its columns and the key that makes a row one record."""
+    key: str  # a second row with this key is a duplicate (same content) or a newer version of the record
+    columns: tuple[Column, ...]
+
+
+# Transactions load into orders and order_items; every other entity into its own table.
+RAW_TABLES: dict[str, RawTable] = {
+    "customers": RawTable("customer_id", ENTITIES["customers"]),
+    "products": RawTable("product_id", ENTITIES["products"]),
+    "orders": RawTable("order_id", (
+        Column("order_id", "BIGINT", "The order.", "dedupe", required=True),
+        Column("customer_id", "BIGINT", "Who ordered.", "everything", required=True),
+        Column("order_ts", "TIMESTAMP", "When.", "recency, frequency", required=True),
+        Column("channel", "VARCHAR", "web, app, store.", "channel mix"),
+        Column("device", "VARCHAR", "desktop, mobile, tablet.", "device mix"),
+        Column("discount_pct", "DOUBLE", "Order discount as a fraction of list price.", "discount sensitivity",
+               not_negative=True),
+        Column("status", "VARCHAR", "completed, cancelled or returned.", "return rate"),
+    )),
+    "order_items": RawTable("order_item_id", (
+        Column("order_item_id", "BIGINT", "The order line.", "dedupe", required=True),
+        Column("order_id", "BIGINT", "Its order.", "items per order", required=True),
+        Column("product_id", "BIGINT", "Product bought.", "category mix"),
+        Column("line_type", "VARCHAR", "sale or refund.", "returns"),
+        # negative for a refund line, so only its size is bounded
+        Column("quantity", "BIGINT", "Units.", "basket size", required=True, max_abs=MAX_QUANTITY),
+        Column("unit_price", "DOUBLE", "Price per unit.", "monetary value", required=True, not_negative=True),
+    )),
+    "web_events": RawTable("event_id", ENTITIES["web_events"]),
+    "marketing_touches": RawTable("touch_id", ENTITIES["marketing_touches"]),
+}

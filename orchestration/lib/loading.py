@@ -24,11 +24,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.lib.contract import Column, columns_of
-from orchestration.lib.files import LEDGER, PROVENANCE_COLUMNS, _ensure_ledger, sha256_of
+from orchestration.lib.contract import RAW_TABLES, Column, columns_of
+from orchestration.lib.files import (LEDGER, QUARANTINE, insert_each_key_once, _ensure_ledger, accepted_lines,
+                                     ensure_raw_table, sha256_of)
 from orchestration.lib.sources import Source, SourcesFile
 
-QUARANTINE = "raw._quarantine"
 ID_KEYS = "raw._id_keys"  # ids that are not integers, by the integer key they are loaded under
 ID_KEY_SPACE = 10**15
 DERIVED = "derived from transactions"
@@ -36,16 +36,6 @@ DERIVED = "derived from transactions"
 TARGETS = {"customers": ["customers"], "products": ["products"], "web_events": ["web_events"],
            "marketing_touches": ["marketing_touches"],
            "transactions": ["orders", "order_items", "products", "customers"]}
-RAW_COLUMNS = {
-    "orders": {"order_id": "BIGINT", "customer_id": "BIGINT", "order_ts": "TIMESTAMP", "channel": "VARCHAR",
-               "device": "VARCHAR", "discount_pct": "DOUBLE", "status": "VARCHAR"},
-    "order_items": {"order_item_id": "BIGINT", "order_id": "BIGINT", "product_id": "BIGINT", "line_type": "VARCHAR",
-                    "quantity": "BIGINT", "unit_price": "DOUBLE"},
-    **{entity: {c.name: c.sql_type for c in columns_of(entity).values()}
-       for entity in ("customers", "products", "web_events", "marketing_touches")},
-}
-
-
 @dataclass(frozen=True)
 class FileLoad:
     source: str
@@ -55,6 +45,8 @@ class FileLoad:
     rows_loaded: int
     rows_quarantined: int
     skipped: bool
+    rows_duplicate: int = 0  # its key and values already loaded (or a later line of the file is its newer version)
+    rows_conflicting: int = 0  # keys loaded before with other values: this file's version won (raw._conflicts)
 
 
 def _q(value: str) -> str:
@@ -67,23 +59,10 @@ def _ident(name: str) -> str:
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Every raw table dbt reads exists, with the contract's columns, even when no source feeds it."""
-    con.execute("create schema if not exists raw")
-    for table, columns in RAW_COLUMNS.items():
-        cols = ", ".join(f"{_ident(c)} {t}" for c, t in {**columns, **PROVENANCE_COLUMNS}.items())
-        con.execute(f"create table if not exists raw.{table} ({cols})")
-        existing = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
-            [table]).fetchall()}
-        for column, sql_type in {**columns, **PROVENANCE_COLUMNS}.items():
-            if column not in existing:
-                con.execute(f"alter table raw.{table} add column {_ident(column)} {sql_type}")
+    for table in RAW_TABLES:
+        ensure_raw_table(con, table)
     con.execute(f"create table if not exists {ID_KEYS} (column_name varchar, id bigint, source_value varchar, "
                 "source varchar)")
-    con.execute(f"""create table if not exists {QUARANTINE} (
-        source varchar, entity varchar, file varchar, line bigint, column_name varchar, reason varchar,
-        loaded_at timestamp, dagster_run_id varchar, customer_id bigint)""")
-    # a customer whose every line was quarantined is in no raw table: this is how exclusions still name them
-    con.execute(f"alter table {QUARANTINE} add column if not exists customer_id bigint")
     _ensure_ledger(con)
 
 
@@ -139,14 +118,7 @@ def _read_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> tu
             select line, coalesce(column_name, 'line'), error_type || ': ' || error_message, null
             from (select *, row_number() over (partition by line order by column_idx) as k from _rejects) where k = 1""")
     # line numbers of the accepted rows: their order in the file (rowid), stepping over rejected lines
-    lines = np.arange(n, dtype=np.int64) + first
-    if rejected:
-        skipped = np.asarray(rejected, dtype=np.int64)
-        for _ in range(len(skipped) + 1):
-            moved = np.arange(n, dtype=np.int64) + first + np.searchsorted(skipped, lines, side="right")
-            if np.array_equal(moved, lines):
-                break
-            lines = moved
+    lines = accepted_lines(n, first, rejected)
     con.register("_file_lines", pd.DataFrame({"_k": np.arange(n, dtype=np.int64), "_line": lines}))
     con.execute("create or replace temp table _file as select f.*, l._line from "
                 "(select *, row_number() over (order by rowid) - 1 as _k from _file_read) as f "
@@ -188,6 +160,10 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
                        f"'cannot read \"' || {raw} || '\" as {column.sql_type}'"))
         if column.sql_type == "DOUBLE":
             checks.append((column.name, f"not isfinite({cast})", "'not a finite number'"))
+        if column.not_negative:
+            checks.append((column.name, f"{cast} < 0", "'negative, which cannot be right'"))
+        if column.max_abs is not None:
+            checks.append((column.name, f"abs({cast}) > {column.max_abs}", f"'beyond ±{column.max_abs:,.0f}'"))
     if source.entity == "transactions" and "quantity" in casts:
         checks.append(("quantity", f"{casts['quantity']} = 0", "'quantity is 0'"))
     selected = ", ".join(f"{expr} as {_ident(name)}" for name, expr in casts.items())
@@ -241,15 +217,14 @@ def _write_transactions(con: duckdb.DuckDBPyConnection, source: Source, path: Pa
     return rows
 
 
-def _write_entity(con: duckdb.DuckDBPyConnection, source: Source, path: Path, loaded_at: dt.datetime) -> int:
-    columns = ", ".join(_ident(c) for c in columns_of(source.entity))
+def _write_entity(con: duckdb.DuckDBPyConnection, source: Source, path: Path, loaded_at: dt.datetime,
+                  run_id: str | None) -> tuple[int, int, int]:
+    """(loaded, duplicate, conflicting): each key enters raw once, the newest export winning (files.insert_each_key_once)."""
     if source.entity == "customers":  # a real customer row replaces one derived from transactions
         con.execute(f"delete from raw.customers where _file = {_q(DERIVED)} and customer_id in "
                     "(select customer_id from _mapped where _reason is null)")
-    (rows,) = con.execute(f"""insert into raw.{source.entity} by name
-        select {columns}, {_q(source.name)} as _source, {_q(path.name)} as _file, ? as _loaded_at
-        from _mapped where _reason is null""", [loaded_at]).fetchone()
-    return rows
+    return insert_each_key_once(con, source.entity, list(columns_of(source.entity)),
+                              [source.name, path.name, loaded_at, run_id])
 
 
 def source_for_file(sources: SourcesFile, path: Path) -> Source | None:
@@ -290,19 +265,24 @@ def load_source(con: duckdb.DuckDBPyConnection, sources: SourcesFile, source: So
                     "customer_id bigint)")
         read, _ = _read_file(con, source, path)
         _map_file(con, source, path)
-        write = _write_transactions if source.entity == "transactions" else _write_entity
-        loaded = write(con, source, path, loaded_at)
+        if source.entity == "transactions":  # lines become orders and order lines: no key of their own to dedupe on
+            loaded, duplicate, conflicting = _write_transactions(con, source, path, loaded_at), 0, 0
+        else:
+            loaded, duplicate, conflicting = _write_entity(con, source, path, loaded_at, run_id)
         con.execute(f"insert into {QUARANTINE} select ?, ?, ?, line, column_name, reason, ?, ?, customer_id "
                     "from _quarantined_lines",
                     [source.name, source.entity, path.name, loaded_at, run_id])
         (quarantined,) = con.execute("select count(distinct line) from _quarantined_lines").fetchone()
-        if loaded + quarantined != read:
-            raise RuntimeError(f"{path}: {read} rows read but {loaded} loaded and {quarantined} quarantined")
+        if loaded + duplicate + quarantined != read:
+            raise RuntimeError(f"{path}: {read} rows read but {loaded} loaded, {duplicate} duplicate and "
+                               f"{quarantined} quarantined")
         con.execute(f"insert into {LEDGER} (source, raw_table, file, sha256, rows, mode, loaded_at, dagster_run_id, "
-                    f"entity, rows_read, rows_quarantined) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"entity, rows_read, rows_quarantined, rows_duplicate, rows_conflicting) "
+                    f"values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [source.name, TARGETS[source.entity][0], path.name, hashes[path], loaded, source.mode, loaded_at,
-                     run_id, source.entity, read, quarantined])
-        results.append(FileLoad(source.name, source.entity, path.name, read, loaded, quarantined, False))
+                     run_id, source.entity, read, quarantined, duplicate, conflicting])
+        results.append(FileLoad(source.name, source.entity, path.name, read, loaded, quarantined, False, duplicate,
+                                conflicting))
     return results
 
 

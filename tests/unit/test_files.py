@@ -28,9 +28,15 @@ def test_landing_folders_are_sources(tmp_path):
     assert landing_sources(tmp_path / "missing") == {}
 
 
+CUSTOMER = {"first_name": "x", "last_name": "Lee", "email": "a@b.co", "birth_date": "1990-01-01", "gender": "F",
+            "country_code": "US", "region": "west", "city": "Oakland", "signup_date": "2024-01-01",
+            "acquisition_channel": "organic", "is_loyalty_member": True}
+
+
 def _write(path: Path, ids: list[int], name: str = "x") -> Path:
+    """A customers export (every contract column but contacts and consents) of ``ids``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"customer_id": ids, "first_name": [name] * len(ids)}).to_csv(path, index=False)
+    pd.DataFrame([{"customer_id": i, **CUSTOMER, "first_name": name} for i in ids]).to_csv(path, index=False)
     return path
 
 
@@ -64,7 +70,7 @@ def test_a_file_missing_columns_is_refused_naming_file_and_columns(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     load_files(con, [_write(tmp_path / "customers.csv", [1])], source="shop", mode=APPEND, tables=TABLES)
     bad = tmp_path / "customers_bad.csv"
-    pd.DataFrame({"customer_id": [5]}).to_csv(bad, index=False)
+    pd.DataFrame([{"customer_id": 5, **CUSTOMER}]).drop(columns="first_name").to_csv(bad, index=False)
     with pytest.raises(ValueError, match=r"customers_bad\.csv: missing columns \['first_name'\]"):
         load_files(con, [bad], source="shop", mode=APPEND, tables=TABLES)
     with pytest.raises(ValueError, match="no raw table matches"):

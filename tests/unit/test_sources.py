@@ -99,3 +99,24 @@ def test_ids_that_are_not_integers_load_under_a_stable_key_that_maps_back(tmp_pa
     assert set(keys) == {"C-001", "C-002", "0042", "C-003"} and keys["0042"] == 42
     per_customer = dict(con.execute("select customer_id, count(*) from raw.orders group by 1").fetchall())
     assert per_customer == {keys["C-001"]: 2, keys["C-002"]: 1, 17: 1, 42: 1}
+
+
+def test_a_customers_export_meeting_known_ids_loads_each_once_and_the_newest_wins(tmp_path):
+    """Same id, same values: a duplicate, not loaded again. Same id, other values: the newer export wins."""
+    pd.DataFrame({"customer_id": [1, 2], "region": ["west", "west"]}).to_csv(tmp_path / "crm_1.csv", index=False)
+    pd.DataFrame({"customer_id": [1, 2, 2], "region": ["west", "east", "east"]}).to_csv(tmp_path / "crm_2.csv",
+                                                                                        index=False)
+    pd.DataFrame({"cid": [1], "day": ["2025-01-02"], "paid": [5.0]}).to_csv(tmp_path / "sales.csv", index=False)
+    sources = _sources(tmp_path, """
+sources:
+  - {name: crm, entity: customers, path: crm_*.csv, mode: incremental}
+  - {name: till, entity: transactions, path: sales.csv, columns: {customer_id: cid, ordered_at: day, amount: paid}}
+""")
+    con = duckdb.connect()
+    loads = {load.file: load for load in load_sources(con, sources)}
+    second = loads["crm_2.csv"]
+    assert (second.rows_read, second.rows_loaded, second.rows_duplicate, second.rows_conflicting) == (3, 1, 2, 1)
+    assert con.execute("select customer_id, region, _file from raw.customers order by 1").fetchall() == [
+        (1, "west", "crm_1.csv"), (2, "east", "crm_2.csv")]
+    changed, replaced = con.execute("select changed_columns, replaced_file from raw._conflicts").fetchone()
+    assert (changed, replaced) == ("region", "crm_1.csv")

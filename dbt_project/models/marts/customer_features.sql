@@ -39,38 +39,37 @@ select
     -- behaviour
     cast(coalesce(r.recency_days, {{ var('history_days') }}) as integer) as recency_days,
     cast(coalesce(r.order_count, 0) as integer) as order_count,
-    cast(coalesce(r.order_count, 0) as double)
-        / greatest(least(t.days, {{ var('history_days') }}), 30)
-        * 30.4 as orders_per_month,
-    coalesce(r.gross_revenue, 0) as gross_revenue,
-    coalesce(r.refunded_revenue, 0) as refunded_revenue,
-    coalesce(r.net_revenue, 0) as net_revenue,
-    coalesce(r.avg_order_value, 0) as avg_order_value,
-    coalesce(r.items_per_order, 0) as items_per_order,
-    coalesce(r.return_rate, 0) as return_rate,
+    {{ stable("cast(coalesce(r.order_count, 0) as double) / greatest(least(t.days, " ~ var('history_days') ~ "), 30) * 30.4") }}
+        as orders_per_month,
+    {{ stable('coalesce(r.gross_revenue, 0)') }} as gross_revenue,
+    {{ stable('coalesce(r.refunded_revenue, 0)') }} as refunded_revenue,
+    {{ stable('coalesce(r.net_revenue, 0)') }} as net_revenue,
+    {{ stable('coalesce(r.avg_order_value, 0)') }} as avg_order_value,
+    {{ stable('coalesce(r.items_per_order, 0)') }} as items_per_order,
+    {{ stable('coalesce(r.return_rate, 0)') }} as return_rate,
     case when coalesce(r.order_count, 0) >= 2 then 1 else 0 end as is_repeat_buyer,
     -- one order (or none): no gap yet, so the whole window stands in for "not again within it"
-    coalesce(rh.mean_days_between_orders, {{ var('history_days') }}) as mean_days_between_orders,
-    coalesce(rh.gap_variation, 0) as gap_variation,
-    coalesce(rh.spend_trend, 0) as spend_trend,
+    {{ stable("coalesce(rh.mean_days_between_orders, " ~ var('history_days') ~ ")") }} as mean_days_between_orders,
+    {{ stable('coalesce(rh.gap_variation, 0)') }} as gap_variation,
+    {{ stable('coalesce(rh.spend_trend, 0)') }} as spend_trend,
     -- preferences
     coalesce(c.top_category, 'none') as top_category,
     cast(coalesce(c.categories_bought, 0) as integer) as categories_bought,
-    coalesce(c.avg_price_rank, 0.5) as avg_price_rank,
-    coalesce(c.private_label_share, 0) as private_label_share,
-    coalesce(r.discounted_order_share, 0) as discounted_order_share,
-    coalesce(r.avg_discount_pct, 0) as avg_discount_pct,
+    {{ stable('coalesce(c.avg_price_rank, 0.5)') }} as avg_price_rank,
+    {{ stable('coalesce(c.private_label_share, 0)') }} as private_label_share,
+    {{ stable('coalesce(r.discounted_order_share, 0)') }} as discounted_order_share,
+    {{ stable('coalesce(r.avg_discount_pct, 0)') }} as avg_discount_pct,
     -- channels and devices
     -- engagement
     -- all touch channels together; per channel in customer_features_wide
     cast(coalesce(e.touches_sent, 0) as integer) as touches_sent,
-    coalesce(e.touch_open_rate, 0) as touch_open_rate,
-    coalesce(e.touch_click_rate, 0) as touch_click_rate,
-    coalesce(e.touch_conversion_rate, 0) as touch_conversion_rate,
+    {{ stable('coalesce(e.touch_open_rate, 0)') }} as touch_open_rate,
+    {{ stable('coalesce(e.touch_click_rate, 0)') }} as touch_click_rate,
+    {{ stable('coalesce(e.touch_conversion_rate, 0)') }} as touch_conversion_rate,
     cast(coalesce(e.sessions_30d, 0) as integer) as sessions_30d,
-    coalesce(e.pages_per_session, 0) as pages_per_session,
-    coalesce(e.search_session_rate, 0) as search_session_rate,
-    coalesce(e.cart_session_rate, 0) as cart_session_rate,
+    {{ stable('coalesce(e.pages_per_session, 0)') }} as pages_per_session,
+    {{ stable('coalesce(e.search_session_rate, 0)') }} as search_session_rate,
+    {{ stable('coalesce(e.cart_session_rate, 0)') }} as cart_session_rate,
     {{ as_of_date() }} as as_of_date
 from profile as p
 inner join tenure as t on p.customer_id = t.customer_id

@@ -12,18 +12,18 @@
 select
     f.*
     {%- for value, slug in categories %},
-    coalesce(c.share_{{ slug }}, 0) as share_{{ slug }}
+    {{ stable("coalesce(c.share_" ~ slug ~ ", 0)") }} as share_{{ slug }}
     {%- endfor %}
     {%- for value, slug in channels %},
-    coalesce(ch.{{ slug }}_order_share, 0) as {{ slug }}_order_share
+    {{ stable("coalesce(ch." ~ slug ~ "_order_share, 0)") }} as {{ slug }}_order_share
     {%- endfor %}
     {%- for value, slug in devices %},
-    coalesce(ch.{{ slug }}_share, 0) as {{ slug }}_share
+    {{ stable("coalesce(ch." ~ slug ~ "_share, 0)") }} as {{ slug }}_share
     {%- endfor %}
     {%- for value, slug in touch_channels %},
     cast(coalesce(e.{{ slug }}_touches, 0) as integer) as {{ slug }}_touches,
-    coalesce(e.{{ slug }}_open_rate, 0) as {{ slug }}_open_rate,
-    coalesce(e.{{ slug }}_click_rate, 0) as {{ slug }}_click_rate
+    {{ stable("coalesce(e." ~ slug ~ "_open_rate, 0)") }} as {{ slug }}_open_rate,
+    {{ stable("coalesce(e." ~ slug ~ "_click_rate, 0)") }} as {{ slug }}_click_rate
     {%- endfor %}
 from {{ ref('customer_features') }} as f
 left join {{ ref('int_customer__category_mix') }} as c on f.customer_id = c.customer_id

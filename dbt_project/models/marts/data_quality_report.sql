@@ -1,4 +1,4 @@
--- What cleaning did, rule by rule: rows removed (duplicates), quarantined (kept in
+-- What cleaning did, rule by rule: rows removed (duplicates, at load or in staging), quarantined (kept in
 -- staging with a dq_issue, excluded downstream), flagged or fixed. For every raw
 -- table, raw_rows = removed + kept rows of its staging model (tested).
 {%- set tables = [] %}
@@ -18,6 +18,14 @@ rules as (
     {% for raw_table, model, key in tables %}
     select raw_table, 'duplicate_rows' as rule, 'removed' as action, raw_rows - staged_rows as affected_rows
     from {{ raw_table }}_counts
+    union all
+    -- copies the loader kept out of raw (raw._loads), counted for the loads whose rows raw still holds:
+    -- every append, and only the latest full export of each source
+    select '{{ raw_table }}', 'duplicate_rows_at_load', 'removed at load', coalesce(sum(rows_duplicate), 0)
+    from {{ source('load_audit', '_loads') }} as l
+    where raw_table = '{{ raw_table }}' and (mode not in ('replace', 'full') or loaded_at = (
+        select max(loaded_at) from {{ source('load_audit', '_loads') }} as m
+        where m.source = l.source and m.raw_table = l.raw_table))
     union all
     {% endfor %}
 

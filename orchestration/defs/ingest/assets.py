@@ -50,7 +50,13 @@ def _raw_specs() -> list[dg.AssetSpec]:
 
 def _log_loads(context: dg.AssetExecutionContext, loads: list[LoadedFile]) -> None:
     for load in loads:
-        what = "unchanged, not reloaded" if load.skipped else f"{load.rows:,} rows ({load.mode})"
+        what = "unchanged, not reloaded" if load.skipped else (
+            f"{load.rows_read:,} rows read = {load.rows:,} loaded + {load.rows_duplicate:,} duplicate + "
+            f"{load.rows_quarantined:,} quarantined ({load.mode})"
+            + (f"; {load.rows_conflicting:,} keys loaded before with other values, this file's won "
+               "(raw._conflicts)" if load.rows_conflicting else "")
+            + (f"; columns not in the contract, not loaded: {list(load.ignored_columns)}"
+               if load.ignored_columns else ""))
         context.log.info(f"raw.{load.table} <- {load.source}/{load.file}: {what}")
 
 
@@ -88,7 +94,10 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
     for load in file_loads:
         context.log.info(f"{load.source}/{load.file} ({load.entity}): " + (
             "unchanged, not reloaded" if load.skipped else
-            f"{load.rows_read:,} rows read = {load.rows_loaded:,} loaded + {load.rows_quarantined:,} quarantined"))
+            f"{load.rows_read:,} rows read = {load.rows_loaded:,} loaded + {load.rows_duplicate:,} duplicate + "
+            f"{load.rows_quarantined:,} quarantined" + (f"; {load.rows_conflicting:,} keys loaded before with other "
+                                                        "values, this file's won (raw._conflicts)"
+                                                        if load.rows_conflicting else "")))
     per_file = pd.DataFrame([vars(load) for load in file_loads])
     missing = [t for t in tables if t not in existing]
     if missing:
@@ -103,9 +112,21 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
             mine = [load for load in loads if load.table == table]
             by_source = con.execute(f"select _source as source, count(*) as rows from raw.{table} "
                                     "group by all order by source").df()
+            run_id = context.run.run_id
+            quarantined = con.execute("select file, line, column_name, reason from raw._quarantine where "
+                                      "dagster_run_id = ? and entity = ? order by file, line limit 20",
+                                      [run_id, table]).df()
+            conflicts = con.execute("select key, file, line, replaced_file, changed_columns from raw._conflicts "
+                                    "where dagster_run_id = ? and raw_table = ? order by file, line limit 20",
+                                    [run_id, table]).df()
             yield dg.MaterializeResult(asset_key=key, metadata={
                 **table_metadata(con, "raw", table),
                 "loaded_rows": sum(load.rows for load in mine),
+                "duplicate_rows": sum(load.rows_duplicate for load in mine),
+                "quarantined_rows": sum(load.rows_quarantined for load in mine),
+                "conflicting_keys": sum(load.rows_conflicting for load in mine),
+                **({"quarantine_examples": markdown_table(quarantined)} if len(quarantined) else {}),
+                **({"conflict_examples": markdown_table(conflicts)} if len(conflicts) else {}),
                 "files": dg.MetadataValue.json([f"{load.source}/{load.file}" for load in mine if not load.skipped]),
                 "unchanged_files": dg.MetadataValue.json([f"{load.source}/{load.file}" for load in mine
                                                           if load.skipped]),

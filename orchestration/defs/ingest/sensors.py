@@ -6,7 +6,7 @@ import dagster as dg
 
 from orchestration.defs.automation import jobs
 from orchestration.lib.dbt import raw_tables
-from orchestration.lib.files import READERS, table_for_file
+from orchestration.lib.files import READERS, sha256_of, table_for_file
 from orchestration.lib.loading import source_for_file
 from orchestration.lib.settings import inbox_path, sources_file
 from orchestration.lib.sources import load_sources_file
@@ -42,7 +42,8 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
                                 "and no source of the sources file names it.")
             continue
         requests.append(dg.RunRequest(
-            run_key=f"{path.name}:{version}",
+            # by content: a fixed file (new content, same name) runs again; the same bytes touched again do not
+            run_key=f"{path.name}:{sha256_of(path)}",
             run_config={"ops": {"raw_exports": {"config": {"files": [str(path)], "source": "inbox"}}}},
             # the sources file, when set, comes from the environment: the run maps the file with it
             tags={"microseg/inbox_file": path.name, "microseg/raw_table": table},

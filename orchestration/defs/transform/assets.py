@@ -119,3 +119,20 @@ def dbt_segment_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
                       analysis: AnalysisSettings):
     """dbt models over the Python segmentation results (the campaign table, segment KPIs)."""
     yield from _build(context, dbt, warehouse, analysis)
+    _mark_result_complete(context, warehouse)
+
+
+def _mark_result_complete(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """The last step a result needs: its scores, segment marts and membership history are now in place, so the
+    ledger says so (segments.scoring_runs.completed_at). A run that failed before here leaves it NULL."""
+    if not warehouse.has_table("segments", "scoring_runs"):
+        return
+    with warehouse.transaction("segments") as con:
+        con.execute("alter table segments.scoring_runs add column if not exists completed_at timestamptz")
+        row = con.execute("""update segments.scoring_runs set completed_at = now()
+            where completed_at is null and result_id = (
+                select result_id from segments.scoring_runs order by scored_at desc, result_id desc limit 1)
+            returning result_id""").fetchone()
+    if row:
+        context.log.info(f"Result {row[0]} complete: scores, segment marts and history in place "
+                         "(segments.scoring_runs.completed_at).")

@@ -1,3 +1,6 @@
+-- A view, not a table: it reads segments.* as they are now, so it always shows the run the segmentation
+-- last published, with no dbt step in between that a crash could leave behind.
+{{ config(materialized='view') }}
 -- Each customer with their current segment (the latest scoring: a refit is scored straight away, so
 -- customers new since the fit are here too), its name and recommended action, whether the customer is
 -- in the persistent holdout (leave them out of campaigns), why they are in that segment (the refit's

@@ -1,3 +1,6 @@
+-- A view, not a table: it reads segments.* as they are now, so it always shows the run the segmentation
+-- last published, with no dbt step in between that a crash could leave behind.
+{{ config(materialized='view') }}
 -- Segments ranked by priority within each level, with each KPI beside its target, and ranked by
 -- evidence: measured conversion uplift (latest month, where significant) first, expected value after.
 with latest_uplift as (
