@@ -1,6 +1,6 @@
--- One row per touch_id, channel normalised.
-with deduped as (
-    {{ dedupe(source('raw', 'marketing_touches'), 'touch_id', 'sent_at') }}
+-- One row per touch_id (the load keeps each key once), channel normalised.
+with loaded as (
+    select * from {{ source('raw', 'marketing_touches') }}
 )
 
 select
@@ -11,4 +11,4 @@ select
     coalesce(opened, false) as opened,
     coalesce(clicked, false) as clicked,
     coalesce(converted, false) as converted
-from deduped
+from loaded

@@ -1,8 +1,9 @@
--- One row per customer_id. Codes normalised; impossible dates nulled and flagged;
+-- One row per customer_id (the load keeps each key once, the newest export's). Codes normalised;
+-- impossible dates nulled and flagged;
 -- test/internal accounts flagged (kept here, excluded from features). Phone and consents are only
 -- read by the audience exports (orchestration/defs/audiences), never by features or marts.
-with deduped as (
-    {{ dedupe(source('raw', 'customers'), 'customer_id', 'signup_date, email') }}
+with loaded as (
+    select * from {{ source('raw', 'customers') }}
 ),
 
 cleaned as (
@@ -30,7 +31,7 @@ cleaned as (
         coalesce(sms_consent, false) as sms_consent,
         coalesce(ads_consent, false) as ads_consent,
         {{ is_test_account('email', 'first_name') }} as is_test_account
-    from deduped
+    from loaded
 )
 
 select
@@ -39,11 +40,11 @@ select
     last_name,
     email,
     case
-        when raw_birth_date < cast('{{ var("min_birth_date") }}' as date) then null
+        when raw_birth_date < {{ date_var('min_birth_date') }} then null
         when raw_birth_date > {{ as_of_date() }} then null
         else raw_birth_date
     end as birth_date,
-    (raw_birth_date < cast('{{ var("min_birth_date") }}' as date) or raw_birth_date > {{ as_of_date() }}) is true
+    (raw_birth_date < {{ date_var('min_birth_date') }} or raw_birth_date > {{ as_of_date() }}) is true
         as has_invalid_birth_date,
     case when raw_signup_date > {{ as_of_date() }} then null else raw_signup_date end as signup_date,
     (raw_signup_date > {{ as_of_date() }}) is true as has_future_signup_date,

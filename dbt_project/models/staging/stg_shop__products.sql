@@ -1,7 +1,7 @@
--- One row per product_id, category normalised, price rank within its category
--- (0 = cheapest, 1 = dearest) for price-sensitivity features.
-with deduped as (
-    {{ dedupe(source('raw', 'products'), 'product_id', 'price') }}
+-- One row per product_id (the load keeps each key once, the newest export's), category normalised,
+-- price rank within its category (0 = cheapest, 1 = dearest) for price-sensitivity features.
+with loaded as (
+    select * from {{ source('raw', 'products') }}
 ),
 
 cleaned as (
@@ -13,7 +13,7 @@ cleaned as (
         trim(brand) as brand,
         cast(price as double) as price,
         coalesce(is_private_label, false) as is_private_label
-    from deduped
+    from loaded
 )
 
 select

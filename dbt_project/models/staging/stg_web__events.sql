@@ -1,6 +1,6 @@
--- One row per event_id, event type and device normalised.
-with deduped as (
-    {{ dedupe(source('raw', 'web_events'), 'event_id', 'event_ts') }}
+-- One row per event_id (the load keeps each key once), event type and device normalised.
+with loaded as (
+    select * from {{ source('raw', 'web_events') }}
 )
 
 select
@@ -10,4 +10,4 @@ select
     event_ts,
     {{ normalise_code('event_type') }} as event_type,
     {{ normalise_code('device') }} as device
-from deduped
+from loaded
