@@ -269,10 +269,10 @@ def _fit_level(frame: pd.DataFrame, weights: dict, k_min: int, k_max: int, min_s
     sample = frame.iloc[index]
     scaler = fit_scaler(sample, weights)
     X = scaler.transform(sample)
-    # previous segments smaller than the minimum (scaled to the sample) do not seed the refit
+    # previous segments smaller than the minimum (scaled to the sample) do not seed the refit; their centres
+    # come from the whole sample, so a refit on unchanged data starts, and ends, where the last fit did
+    warm = _warm_start(X, None if prior is None else prior[index], int(min_size * len(sample) / population))
     selection = _sample_index(len(X), config.selection_sample, rng)
-    warm = _warm_start(X[selection], None if prior is None else prior[index][selection],
-                       int(min_size * len(selection) / population))
     k, candidates, init = choose_k(X[selection], k_min, k_max, config, rng, warm=warm)
     if k == 1:
         centroids = X.mean(0, keepdims=True)
