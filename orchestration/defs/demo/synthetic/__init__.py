@@ -1,8 +1,9 @@
 """Seeded synthetic retailer exports with planted personas, documented faults and, over periods, planted changes.
 
-``DemoData`` yields the retailer one block of customers at a time (``generator.BLOCK_CUSTOMERS``), each block
-dirtied on its own, so memory is bounded by a block whatever the number of customers; ``make_demo_data``
-gathers the blocks into whole frames for small retailers.
+``DemoData`` yields the retailer one block of customers at a time (``GeneratorConfig.block_customers``, 100,000),
+each block dirtied on its own, so memory is bounded by a block whatever the number of customers; the data
+depends on (seed, block size), not on how it is consumed. ``make_demo_data`` gathers the blocks into whole
+frames for small retailers.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class DemoData:
 
     def __init__(self, config: GeneratorConfig):
         self.config = config
+        self.total_customers = config.n_customers + (niche_customers(config) if config.period >= 1 else 0)
         self.customers = 0  # customers yielded so far (the niche included)
         self._fault_rows: Counter[str] = Counter()
         self._personas: Counter[str] = Counter()
@@ -51,22 +53,25 @@ class DemoData:
     def __iter__(self) -> Iterator[DemoChunk]:
         config = self.config
         base_ids, shift_ids, niche_ids = IdCounters(), IdCounters(SHIFT_ID_OFFSET), IdCounters(NICHE_ID_OFFSET)
-        for block, n in enumerate(block_sizes(config.n_customers)):
-            clean = generate_block(config, block, n, base_ids)
+        for block, n in enumerate(block_sizes(config.n_customers, config.block_customers)):
+            # one name for the block's tables, clean then dirty, so no older version of them stays in memory
+            tables = generate_block(config, block, n, base_ids)
             if block == 0:
-                clean["products"] = generate_products(config)
-            planted = clean.pop("planted_personas")
-            dirty, fault_rows = inject_faults(clean, config.seed, block,
-                                              first_test_account=self._fault_rows["customer_test_accounts"])
+                tables["products"] = generate_products(config)
+            planted = tables.pop("planted_personas")
+            tables, fault_rows = inject_faults(tables, config.seed, block,
+                                               first_test_account=self._fault_rows["customer_test_accounts"])
             self._fault_rows.update(fault_rows)
             if config.period >= 1:
                 # planted changes are applied clean, after the faults, so the base's faults stay where they were
-                dirty = _with_behaviour(dirty, generate_shifted(config, planted, block, shift_ids))
-            yield self._chunk(dirty, planted)
+                tables = _with_behaviour(tables, generate_shifted(config, planted, block, shift_ids))
+            yield self._chunk(tables, planted)
+            del tables, planted  # or the next block is drawn with this one still in memory
         if config.period >= 1:
-            for block, n in enumerate(block_sizes(niche_customers(config))):
+            for block, n in enumerate(block_sizes(niche_customers(config), config.block_customers)):
                 niche = generate_new_niche(config, block, n, niche_ids)
                 yield self._chunk(niche, niche.pop("planted_personas"))
+                del niche
 
     def _chunk(self, tables: dict[str, pd.DataFrame], planted: pd.DataFrame) -> DemoChunk:
         self.customers += len(planted)

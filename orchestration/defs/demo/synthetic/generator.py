@@ -71,8 +71,8 @@ NICHE_ID_OFFSET = 1_000_000_000  # the niche's ids never meet the base's
 # reached customers of these macro personas who would not have ordered that month do so with this
 # probability (so the measured conversion uplift is this times the share who would not have ordered).
 PLANTED_UPLIFT = {"deal_seeking_families": 0.5, "fashion_and_beauty": 0.5}
-# Customers per block: the unit of randomness and of memory (about 1 GB at the peak of a block).
-# Changing it changes the data of every retailer larger than one block.
+# Customers per block: the unit of randomness and of memory (about 1 GB at the peak of a block, ~10M raw
+# rows). Changing it changes the data of every retailer larger than one block.
 BLOCK_CUSTOMERS = 100_000
 # First id of each id space (plus the stream's offset: 0, NICHE_ID_OFFSET or SHIFT_ID_OFFSET). A stream's
 # ids must stay below the next stream's offset: about 20M customers, as touches are the longest space.
@@ -89,6 +89,8 @@ class GeneratorConfig:
     period: int = 0  # 0 = the first export; 1, 2, ... = later exports of the same customers
     holdout_share: float = 0.10  # the retailer keeps these customers out of campaigns (dbt var holdout_share)
     holdout_salt: str = "microseg-holdout-v1"  # dbt var holdout_salt
+    # customers per block: the unit of randomness and of memory; the data depends on it (tests use small blocks)
+    block_customers: int = BLOCK_CUSTOMERS
 
     def export_date(self) -> np.datetime64:
         return np.datetime64(self.reference_date, "s") + np.timedelta64(self.period * PERIOD_DAYS, "D")
@@ -106,10 +108,10 @@ def block_rng(seed: int | list[int], block: int) -> np.random.Generator:
     return np.random.default_rng(key + [block] if block else key)
 
 
-def block_sizes(n_customers: int) -> list[int]:
+def block_sizes(n_customers: int, block_customers: int) -> list[int]:
     """Customers in each block: full blocks, then the rest."""
-    full, rest = divmod(n_customers, BLOCK_CUSTOMERS)
-    return [BLOCK_CUSTOMERS] * full + ([rest] if rest else [])
+    full, rest = divmod(n_customers, block_customers)
+    return [block_customers] * full + ([rest] if rest else [])
 
 
 class IdCounters:
@@ -407,8 +409,9 @@ def _generate(config: GeneratorConfig, personas, block: int, ids: IdCounters,
     n_touch = rng.poisson(P["touches_per_year"] * np.minimum(active_days, 365) / 365.0)
     tc = np.repeat(np.arange(n), n_touch)
     t_chan = rng.choice(3, size=len(tc), p=[0.6, 0.2, 0.2])
-    open_rate = np.choose(t_chan, [P["email_open"][tc], np.full(len(tc), 0.9), P["push_open"][tc]])
-    click_rate = np.choose(t_chan, [P["email_click"][tc], P["sms_click"][tc], P["email_click"][tc] * 0.6])
+    # per customer and touch channel (email, sms, push), then one lookup per touch
+    open_rate = np.stack([P["email_open"], np.full(n, 0.9), P["push_open"]], axis=1)[tc, t_chan]
+    click_rate = np.stack([P["email_click"], P["sms_click"], P["email_click"] * 0.6], axis=1)[tc, t_chan]
     opened = rng.random(len(tc)) < open_rate
     clicked = opened & (rng.random(len(tc)) < click_rate)
     converted = clicked & (rng.random(len(tc)) < P["conversion"][tc] * 2)
