@@ -94,7 +94,8 @@ def demo_exports(context: dg.AssetExecutionContext, config: DemoExportsConfig, w
             con.execute("create or replace table eval.planted_personas as select * from read_parquet(?)",
                         [str(Path(scratch) / "planted_personas.parquet")])
     context.log.info(f"Generated {data.customers:,} customers (seed {config.seed}, period {config.period}, export "
-                     f"date {str(generator.export_date())[:10]}) into {folder} in {time.perf_counter() - started:.0f} s.")
+                     f"date {str(generator.export_date())[:10]}) into {folder} "
+                     f"in {time.perf_counter() - started:.0f} s.")
     selected = context.selected_asset_keys
     if EXPORTS_KEY in selected:
         yield dg.MaterializeResult(asset_key=EXPORTS_KEY, metadata={

@@ -4,7 +4,7 @@ Every draw is vectorised over a block's customers (then over orders, items, sess
 touches via ``np.repeat``), so a million customers take seconds, not minutes, and memory
 is bounded by the block, not by the retailer. Each block draws from its own seed (the
 run's seed and the block's number), and ids continue from block to block, so the data
-depends on (seed, BLOCK_CUSTOMERS) only. The result is *clean*; ``faults.inject_faults``
+depends on (seed, block size) only. The result is *clean*; ``faults.inject_faults``
 then dirties each block the way real exports are dirty.
 """
 
@@ -238,7 +238,8 @@ def generate_new_niche(config: GeneratorConfig, block: int, n: int, ids: IdCount
     return _generate(replace(config, n_customers=n, seed=config.seed + 1000), (NEW_NICHE,), block, ids)
 
 
-def generate_shifted(config: GeneratorConfig, planted: pd.DataFrame, block: int, ids: IdCounters) -> dict[str, pd.DataFrame]:
+def generate_shifted(config: GeneratorConfig, planted: pd.DataFrame, block: int,
+                     ids: IdCounters) -> dict[str, pd.DataFrame]:
     """From period 1 on: the behaviour of the shifted persona's customers of one block (``planted``), drawn
     again as SHIFTED_TO (clean tables without the customers entity: who they are has not changed)."""
     customer_ids = planted.loc[planted["micro_persona"] == SHIFTED_PERSONA, "customer_id"].to_numpy()
