@@ -1,15 +1,19 @@
-"""Dirty the clean synthetic tables the way real exports are dirty.
+"""Dirty the clean synthetic tables the way real exports are dirty, one block of customers at a time.
 
 Each fault hits a documented share of rows (``FAULT_RATES``) and is logged with
 its exact row count, so tests can check that staging fixed, flagged or
 quarantined every one of them. Value faults touch distinct rows; duplicates are
-added last, as exact copies, so dedupe can always undo them.
+added last, as exact copies, so dedupe can always undo them. A block holds its
+customers with all their orders, items, events and touches, so every fault
+(duplicates, test accounts, refunds, orphans) is planted within the block.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from .generator import block_rng
 
 # fault name -> (table, share of that table's rows, how staging handles it)
 FAULT_RATES: dict[str, tuple[str, float, str]] = {
@@ -40,6 +44,11 @@ FAULT_RATES: dict[str, tuple[str, float, str]] = {
 
 TEST_EMAIL_DOMAIN = "test.microseg.internal"
 FUTURE_YEAR = 2099
+# Rows a fault adds get ids of their own: each kind of copy adds its multiple of COPY_ID_STRIDE, far above
+# every generated id (< 3e9), and the multiples are powers of two, so a copy of a copy (an orphan of a test
+# account's order) is unique too, at any number of customers.
+COPY_ID_STRIDE = 10_000_000_000
+TEST_COPY, REFUND_COPY, FUTURE_COPY, ORPHAN_COPY, ORPHAN_ITEM_COPY = (COPY_ID_STRIDE * 2 ** k for k in range(5))
 
 
 def _pick(rng: np.random.Generator, n_rows: int, share: float, avoid: np.ndarray | None = None) -> np.ndarray:
@@ -81,16 +90,19 @@ def _refund_lines(orders: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Every item of a returned order is refunded by a line with negative quantity."""
     returned = orders.loc[orders["status"] == "returned", "order_id"]
     refunds = items[items["order_id"].isin(returned)].copy()
-    refunds["order_item_id"] = refunds["order_item_id"] + 100_000_000
+    refunds["order_item_id"] = refunds["order_item_id"] + REFUND_COPY
     refunds.loc[:, "line_type"] = "refund"
     refunds["quantity"] = -refunds["quantity"]
     return refunds
 
 
-def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Return dirtied copies of the raw tables and a log: one row per fault with its row count."""
-    rng = np.random.default_rng(seed + 7)
-    t = {name: df.copy() for name, df in tables.items()}
+def inject_faults(tables: dict[str, pd.DataFrame], seed: int, block: int = 0,
+                  first_test_account: int = 0) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Dirty one block's raw tables (in place: the clean block is not needed afterwards); return them and the
+    rows each fault planted. Products are dirtied in the block that carries them. Test accounts are numbered
+    from ``first_test_account`` (the count planted in earlier blocks)."""
+    rng = block_rng(seed + 7, block)
+    t = dict(tables)
     log: dict[str, int] = {}
 
     # --- customers -------------------------------------------------------------------------
@@ -98,7 +110,7 @@ def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str,
     n = len(c)
     test_idx = _pick(rng, n, FAULT_RATES["customer_test_accounts"][1])
     test_accounts = c.iloc[test_idx].copy()
-    test_accounts["customer_id"] = np.arange(len(test_idx), dtype=np.int64) + 90_000_000
+    test_accounts["customer_id"] = np.arange(len(test_idx), dtype=np.int64) + TEST_COPY + first_test_account
     test_accounts["email"] = "qa+" + test_accounts["customer_id"].astype(str) + "@" + TEST_EMAIL_DOMAIN
     test_accounts["first_name"] = "TEST"
     log["customer_test_accounts"] = len(test_accounts)
@@ -107,10 +119,9 @@ def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str,
     test_orders["customer_id"] = test_orders["customer_id"].map(
         dict(zip(c["customer_id"].iloc[test_idx], test_accounts["customer_id"])))
     test_items = t["order_items"][t["order_items"]["order_id"].isin(test_orders["order_id"])].copy()
-    id_shift = 200_000_000
-    test_orders["order_id"] += id_shift
-    test_items["order_id"] += id_shift
-    test_items["order_item_id"] += id_shift
+    test_orders["order_id"] += TEST_COPY
+    test_items["order_id"] += TEST_COPY
+    test_items["order_item_id"] += TEST_COPY
 
     taken = np.array([], dtype=int)
     for fault, column in (("customer_null_gender", "gender"), ("customer_null_birth_date", "birth_date")):
@@ -149,11 +160,11 @@ def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str,
     log["order_code_case_whitespace"] = len(idx)
     # future and orphan orders arrive as extra rows (no items), as from a broken upstream join
     future = o.iloc[_pick(rng, n, FAULT_RATES["order_future_timestamp"][1])].copy()
-    future["order_id"] += 300_000_000
+    future["order_id"] += FUTURE_COPY
     future["order_ts"] = future["order_ts"].apply(lambda ts: ts.replace(year=FUTURE_YEAR))
     orphan = o.iloc[_pick(rng, n, FAULT_RATES["order_orphan"][1])].copy()
-    orphan["order_id"] += 400_000_000
-    orphan["customer_id"] = orphan["customer_id"] + 80_000_000
+    orphan["order_id"] += ORPHAN_COPY
+    orphan["customer_id"] = orphan["customer_id"] + ORPHAN_COPY
     log["order_future_timestamp"], log["order_orphan"] = len(future), len(orphan)
     o = pd.concat([o, future, orphan], ignore_index=True)
     o, log["order_duplicate_rows"] = _duplicate(rng, o, FAULT_RATES["order_duplicate_rows"][1])
@@ -167,8 +178,8 @@ def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str,
     _assign(items, "quantity", idx, -items["quantity"].iloc[idx].to_numpy())
     log["item_negative_quantity"] = len(idx)
     orphan = items.iloc[_pick(rng, n, FAULT_RATES["item_orphan"][1], idx)].copy()
-    orphan["order_item_id"] += 500_000_000
-    orphan["order_id"] += 500_000_000
+    orphan["order_item_id"] += ORPHAN_ITEM_COPY
+    orphan["order_id"] += ORPHAN_ITEM_COPY
     log["item_orphan"] = len(orphan)
     items = pd.concat([items, refunds, orphan], ignore_index=True)
     items, log["item_duplicate_rows"] = _duplicate(rng, items, FAULT_RATES["item_duplicate_rows"][1])
@@ -180,6 +191,8 @@ def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str,
         ("web_events", "web_event", ("event_type", "device")),
         ("marketing_touches", "touch", ("channel",)),
     ):
+        if table not in t:
+            continue
         df = t[table]
         idx = _pick(rng, len(df), FAULT_RATES[f"{prefix}_code_case_whitespace"][1])
         for column in columns:
@@ -187,8 +200,13 @@ def inject_faults(tables: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str,
         log[f"{prefix}_code_case_whitespace"] = len(idx)
         t[table], log[f"{prefix}_duplicate_rows"] = _duplicate(rng, df, FAULT_RATES[f"{prefix}_duplicate_rows"][1])
 
-    fault_log = pd.DataFrame(
-        [(name, FAULT_RATES[name][0], FAULT_RATES[name][1], rows, FAULT_RATES[name][2]) for name, rows in log.items()],
+    return t, log
+
+
+def fault_log(planted_rows: dict[str, int]) -> pd.DataFrame:
+    """One row per fault: its table, planted rate, the rows planted (summed over blocks) and its handling."""
+    return pd.DataFrame(
+        [(name, FAULT_RATES[name][0], FAULT_RATES[name][1], rows, FAULT_RATES[name][2])
+         for name, rows in planted_rows.items()],
         columns=["fault", "raw_table", "planted_rate", "planted_rows", "handling"],
     )
-    return t, fault_log

@@ -1,9 +1,11 @@
-"""Clean synthetic retailer exports drawn from the planted personas.
+"""Clean synthetic retailer exports drawn from the planted personas, one block of customers at a time.
 
-Every draw is vectorised over customers (then over orders, items, sessions and
-touches via ``np.repeat``), so a million customers take seconds, not minutes.
-The result is *clean*; ``faults.inject_faults`` then dirties it the way real
-exports are dirty.
+Every draw is vectorised over a block's customers (then over orders, items, sessions and
+touches via ``np.repeat``), so a million customers take seconds, not minutes, and memory
+is bounded by the block, not by the retailer. Each block draws from its own seed (the
+run's seed and the block's number), and ids continue from block to block, so the data
+depends on (seed, block size) only. The result is *clean*; ``faults.inject_faults``
+then dirties each block the way real exports are dirty.
 """
 
 from __future__ import annotations
@@ -69,6 +71,14 @@ NICHE_ID_OFFSET = 1_000_000_000  # the niche's ids never meet the base's
 # reached customers of these macro personas who would not have ordered that month do so with this
 # probability (so the measured conversion uplift is this times the share who would not have ordered).
 PLANTED_UPLIFT = {"deal_seeking_families": 0.5, "fashion_and_beauty": 0.5}
+# Customers per block: the unit of randomness and of memory (about 1 GB at the peak of a block, ~10M raw
+# rows). Changing it changes the data of every retailer larger than one block.
+BLOCK_CUSTOMERS = 100_000
+# First id of each id space (plus the stream's offset: 0, NICHE_ID_OFFSET or SHIFT_ID_OFFSET). A stream's
+# ids must stay below the next stream's offset: about 20M customers, as touches are the longest space.
+FIRST_IDS = {"customer": 100_001, "order": 5_000_001, "order_item": 20_000_001, "session": 70_000_001,
+             "event": 1, "touch": 1}
+ID_SPACE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,8 @@ class GeneratorConfig:
     period: int = 0  # 0 = the first export; 1, 2, ... = later exports of the same customers
     holdout_share: float = 0.10  # the retailer keeps these customers out of campaigns (dbt var holdout_share)
     holdout_salt: str = "microseg-holdout-v1"  # dbt var holdout_salt
+    # customers per block: the unit of randomness and of memory; the data depends on it (tests use small blocks)
+    block_customers: int = BLOCK_CUSTOMERS
 
     def export_date(self) -> np.datetime64:
         return np.datetime64(self.reference_date, "s") + np.timedelta64(self.period * PERIOD_DAYS, "D")
@@ -89,8 +101,33 @@ def holdout_bucket(customer_id: np.ndarray, salt: str) -> np.ndarray:
     return np.array([int(hashlib.md5(f"{salt}:{c}".encode()).hexdigest()[:8], 16) / 2 ** 32 for c in customer_id])
 
 
-def _rng(config: GeneratorConfig) -> np.random.Generator:
-    return np.random.default_rng(config.seed)
+def block_rng(seed: int | list[int], block: int) -> np.random.Generator:
+    """The random stream of one block. Block 0 draws from the seed itself, so a retailer of one block
+    is the data it was before the generator streamed."""
+    key = [seed] if isinstance(seed, int) else list(seed)
+    return np.random.default_rng(key + [block] if block else key)
+
+
+def block_sizes(n_customers: int, block_customers: int) -> list[int]:
+    """Customers in each block: full blocks, then the rest."""
+    full, rest = divmod(n_customers, block_customers)
+    return [block_customers] * full + ([rest] if rest else [])
+
+
+class IdCounters:
+    """The next free id of each id space in one stream of blocks, so ids never repeat across blocks."""
+
+    def __init__(self, offset: int = 0):
+        self.offset = offset
+        self.next = {space: first + offset for space, first in FIRST_IDS.items()}
+
+    def take(self, space: str, n: int) -> np.ndarray:
+        start = self.next[space]
+        if start + n > self.offset + ID_SPACE:
+            raise ValueError(f"the demo's {space} ids would run into the next id range ({self.offset + ID_SPACE:,}):"
+                             " generate fewer customers")
+        self.next[space] = start + n
+        return np.arange(start, start + n, dtype=np.int64)
 
 
 # Contact consents at plausible retail opt-in rates; a few are unknown (NULL = no consent downstream).
@@ -99,12 +136,12 @@ CONSENT_UNKNOWN = 0.05
 PHONE_MISSING, PHONE_INVALID = 0.08, 0.01
 
 
-def _contacts(config: GeneratorConfig, n: int) -> dict[str, object]:
+def _contacts(config: GeneratorConfig, n: int, block: int = 0) -> dict[str, object]:
     """US phones in the mixed formats real exports have, and consents.
 
     Own random stream, so adding contacts left every other draw (and the planted personas' recovery) as it was.
     """
-    rng = np.random.default_rng([config.seed, 11])
+    rng = block_rng([config.seed, 11], block)
     area, exchange, line = rng.integers(201, 990, n), rng.integers(200, 1000, n), rng.integers(0, 10000, n)
     a, e, l = (pd.Series(x).astype(str).str.zfill(w).to_numpy(dtype=object)
                for x, w in ((area, 3), (exchange, 3), (line, 4)))
@@ -184,45 +221,53 @@ def generate_products(config: GeneratorConfig) -> pd.DataFrame:
     })
 
 
-def generate(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
-    """Return clean tables keyed by raw table name, plus ``planted_personas``.
+def generate_block(config: GeneratorConfig, block: int, n: int, ids: IdCounters) -> dict[str, pd.DataFrame]:
+    """Clean tables of block ``block`` (``n`` customers) keyed by raw table name, plus ``planted_personas``.
 
     Period p > 0 draws the same customers with the same seed, so nothing changes but what is
-    planted: the shifted persona's store/app swap here, the new niche in ``generate_new_niche``."""
-    return _generate(config, PERSONAS, id_offset=0)
+    planted: the shifted persona's store/app swap in ``generate_shifted``, the new niche in ``generate_new_niche``."""
+    return _generate(replace(config, n_customers=n), PERSONAS, block, ids)
 
 
-def generate_new_niche(config: GeneratorConfig) -> dict[str, pd.DataFrame]:
-    """From period 1 on: the customers of a niche that did not exist before (clean tables, own ids)."""
-    n = max(1, int(NEW_NICHE_SHARE * config.n_customers))
-    return _generate(replace(config, n_customers=n, seed=config.seed + 1000), (NEW_NICHE,), id_offset=NICHE_ID_OFFSET)
+def niche_customers(config: GeneratorConfig) -> int:
+    return max(1, int(NEW_NICHE_SHARE * config.n_customers))
 
 
-def generate_shifted(config: GeneratorConfig, planted: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """From period 1 on: the shifted persona's customers' behaviour drawn again as SHIFTED_TO (clean tables
-    without the customers entity: who they are has not changed)."""
-    ids = planted.loc[planted["micro_persona"] == SHIFTED_PERSONA, "customer_id"].to_numpy()
-    tables = _generate(replace(config, n_customers=len(ids), seed=config.seed + 2000), (SHIFTED_TO,),
-                       id_offset=SHIFT_ID_OFFSET, customer_ids=ids)
-    return {name: df for name, df in tables.items() if name not in ("customers", "products", "planted_personas")}
+def generate_new_niche(config: GeneratorConfig, block: int, n: int, ids: IdCounters) -> dict[str, pd.DataFrame]:
+    """From period 1 on: block ``block`` of a niche that did not exist before (clean tables, own ids)."""
+    return _generate(replace(config, n_customers=n, seed=config.seed + 1000), (NEW_NICHE,), block, ids)
 
 
-def planted_changes(config: GeneratorConfig, planted: pd.DataFrame) -> pd.DataFrame:
-    """What changed since period 0, with how many customers: the truth the drift and migration checks use."""
+def generate_shifted(config: GeneratorConfig, planted: pd.DataFrame, block: int,
+                     ids: IdCounters) -> dict[str, pd.DataFrame]:
+    """From period 1 on: the behaviour of the shifted persona's customers of one block (``planted``), drawn
+    again as SHIFTED_TO (clean tables without the customers entity: who they are has not changed)."""
+    customer_ids = planted.loc[planted["micro_persona"] == SHIFTED_PERSONA, "customer_id"].to_numpy()
+    if not len(customer_ids):
+        return {}
+    tables = _generate(replace(config, n_customers=len(customer_ids), seed=config.seed + 2000), (SHIFTED_TO,),
+                       block, ids, customer_ids=customer_ids)
+    return {name: df for name, df in tables.items() if name not in ("customers", "planted_personas")}
+
+
+def planted_changes(config: GeneratorConfig, customers: dict[str, int]) -> pd.DataFrame:
+    """What changed since period 0, with how many customers (``customers``: per micro persona): the truth the
+    drift and migration checks use."""
     columns = ["from_period", "change", "persona", "customers", "detail"]
     if config.period < 1:
         return pd.DataFrame(columns=columns)
     niche = f"{NEW_NICHE.macro}/{NEW_NICHE.micro}"
     return pd.DataFrame([
-        (1, "behaviour_shift", SHIFTED_PERSONA, int((planted["micro_persona"] == SHIFTED_PERSONA).sum()),
+        (1, "behaviour_shift", SHIFTED_PERSONA, int(customers.get(SHIFTED_PERSONA, 0)),
          "moved from store to app: app and mobile orders, more often, more browsing, push opened"),
-        (1, "new_niche", niche, int((planted["micro_persona"] == niche).sum()), "customers not there in period 0"),
+        (1, "new_niche", niche, int(customers.get(niche, 0)), "customers not there in period 0"),
     ], columns=columns)
 
 
-def _generate(config: GeneratorConfig, personas, id_offset: int,
+def _generate(config: GeneratorConfig, personas, block: int, ids: IdCounters,
               customer_ids: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
-    rng = _rng(config)
+    """One block of one stream; ``config.seed`` is the stream's (the base, the niche or the shifted)."""
+    rng = block_rng(config.seed, block)
     n = config.n_customers
     ref = config.export_date()
     day = np.timedelta64(86400, "s")
@@ -240,8 +285,7 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
         return np.array([getter(p) for p in personas], dtype=float)[persona]
 
     # --- customers -------------------------------------------------------------------------
-    customer_id = (np.arange(1, n + 1, dtype=np.int64) + 100_000 + id_offset if customer_ids is None
-                   else np.asarray(customer_ids, dtype=np.int64))
+    customer_id = ids.take("customer", n) if customer_ids is None else np.asarray(customer_ids, dtype=np.int64)
     age = np.clip(rng.normal(P["age_mean"], 7.0), 18, 90)
     birth = ref - (age * 365.25 * day).astype("timedelta64[s]")
     gender = np.where(rng.random(n) < P["female_share"], 0, 1)
@@ -273,7 +317,7 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
         "signup_date": signup.astype("datetime64[D]"),
         "acquisition_channel": acquisition,
         "is_loyalty_member": loyalty,
-        **_contacts(config, n),
+        **_contacts(config, n, block),
     })
 
     # --- per-customer behaviour, drawn around the persona means ------------------------------
@@ -310,7 +354,7 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     discount_pct = np.where(discounted, np.round(np.clip(rng.normal(P["discount_depth"][oc], 0.05), 0.05, 0.6), 2), 0.0)
     u = rng.random(n_o)
     status = _codes(("completed", "cancelled", "returned"), np.where(u < 0.02, 1, np.where(u < 0.02 + return_p[oc], 2, 0)))
-    order_id = np.arange(1, n_o + 1, dtype=np.int64) + 5_000_000 + id_offset
+    order_id = ids.take("order", n_o)
     orders = pd.DataFrame({
         "order_id": order_id,
         "customer_id": customer_id[oc],
@@ -332,7 +376,7 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     unit_price = products["price"].to_numpy()[product_idx]
     quantity = 1 + rng.poisson(0.25, len(io))
     items = pd.DataFrame({
-        "order_item_id": np.arange(1, len(io) + 1, dtype=np.int64) + 20_000_000 + id_offset,
+        "order_item_id": ids.take("order_item", len(io)),
         "order_id": order_id[io],
         "product_id": products["product_id"].to_numpy()[product_idx],
         "line_type": _codes(("sale", "refund"), np.zeros(len(io), dtype=int)),
@@ -354,8 +398,8 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     within = np.arange(len(es)) - np.repeat(np.cumsum(events_per_session) - events_per_session, events_per_session)
     kind = np.where(within < n_views[es], 0, np.where(within < n_views[es] + n_search[es], 1, 2))
     web_events = pd.DataFrame({
-        "event_id": np.arange(1, len(es) + 1, dtype=np.int64) + id_offset,
-        "session_id": np.arange(1, n_s + 1, dtype=np.int64)[es] + 70_000_000 + id_offset,
+        "event_id": ids.take("event", len(es)),
+        "session_id": ids.take("session", n_s)[es],
         "customer_id": customer_id[sc][es],
         "event_ts": session_ts[es] + (within * 40).astype("timedelta64[s]"),
         "event_type": _codes(("page_view", "search", "add_to_cart"), kind),
@@ -366,15 +410,16 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     n_touch = rng.poisson(P["touches_per_year"] * np.minimum(active_days, 365) / 365.0)
     tc = np.repeat(np.arange(n), n_touch)
     t_chan = rng.choice(3, size=len(tc), p=[0.6, 0.2, 0.2])
-    open_rate = np.choose(t_chan, [P["email_open"][tc], np.full(len(tc), 0.9), P["push_open"][tc]])
-    click_rate = np.choose(t_chan, [P["email_click"][tc], P["sms_click"][tc], P["email_click"][tc] * 0.6])
+    # per customer and touch channel (email, sms, push), then one lookup per touch
+    open_rate = np.stack([P["email_open"], np.full(n, 0.9), P["push_open"]], axis=1)[tc, t_chan]
+    click_rate = np.stack([P["email_click"], P["sms_click"], P["email_click"] * 0.6], axis=1)[tc, t_chan]
     opened = rng.random(len(tc)) < open_rate
     clicked = opened & (rng.random(len(tc)) < click_rate)
     converted = clicked & (rng.random(len(tc)) < P["conversion"][tc] * 2)
     # SMS has no open tracking: the export records clicks only (set after the draws, so no draw changes)
     opened = opened & (t_chan != 1)
     touches = pd.DataFrame({
-        "touch_id": np.arange(1, len(tc) + 1, dtype=np.int64) + id_offset,
+        "touch_id": ids.take("touch", len(tc)),
         "customer_id": customer_id[tc],
         "channel": _codes(TOUCH_CHANNELS, t_chan),
         "sent_at": ref - (rng.random(len(tc)) * 365 * day).astype("timedelta64[s]"),
@@ -384,8 +429,8 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     })
 
     uplift = np.array([PLANTED_UPLIFT.get(p.macro, 0.0) for p in personas])[persona]
-    touches, extra_orders, extra_items = _campaign_month(config, ref, customer_id, uplift, touches, orders, items,
-                                                         chan_probs, dev_probs, cat_probs, price_q, products)
+    touches, extra_orders, extra_items = _campaign_month(config, block, ids, ref, customer_id, uplift, touches,
+                                                         orders, chan_probs, dev_probs, cat_probs, price_q, products)
     orders = pd.concat([orders, extra_orders], ignore_index=True)
     items = pd.concat([items, extra_items], ignore_index=True)
 
@@ -397,7 +442,6 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     })
     return {
         "customers": customers,
-        "products": products,
         "orders": orders,
         "order_items": items,
         "web_events": web_events,
@@ -406,15 +450,15 @@ def _generate(config: GeneratorConfig, personas, id_offset: int,
     }
 
 
-def _campaign_month(config: GeneratorConfig, ref: np.datetime64, customer_id: np.ndarray, uplift: np.ndarray,
-                    touches: pd.DataFrame, orders: pd.DataFrame, items: pd.DataFrame, chan_probs, dev_probs,
-                    cat_probs, price_q,
+def _campaign_month(config: GeneratorConfig, block: int, ids: IdCounters, ref: np.datetime64,
+                    customer_id: np.ndarray, uplift: np.ndarray, touches: pd.DataFrame, orders: pd.DataFrame,
+                    chan_probs, dev_probs, cat_probs, price_q,
                     products: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The export date's calendar month is a campaign measured against the holdout: holdout customers get
     no touch, and reached customers with a planted uplift who would not have ordered that month order once
     with that probability. Returns (touches, extra orders, their items); a generator of its own keeps
     every other draw as it was."""
-    rng = np.random.default_rng(config.seed + 7)
+    rng = block_rng(config.seed + 7, block)
     month_start = ref.astype("datetime64[M]").astype("datetime64[s]")
     holdout = holdout_bucket(customer_id, config.holdout_salt) < config.holdout_share
     index = pd.Series(np.arange(len(customer_id)), index=customer_id)
@@ -429,7 +473,7 @@ def _campaign_month(config: GeneratorConfig, ref: np.datetime64, customer_id: np
     channel = _categorical_draw(rng, chan_probs, converts)
     device = _categorical_draw(rng, dev_probs, converts)
     device = np.where((channel == 1) & (device == 0), 1, device)
-    order_id = orders["order_id"].max() + 1 + np.arange(n, dtype=np.int64)
+    order_id = ids.take("order", n)
     span = (ref - month_start).astype("timedelta64[s]").astype(np.int64)
     extra_orders = pd.DataFrame({
         "order_id": order_id,
@@ -444,7 +488,7 @@ def _campaign_month(config: GeneratorConfig, ref: np.datetime64, customer_id: np
     q = np.clip(price_q[converts] + rng.normal(0, 0.12, n), 0, 0.999)
     product_idx = category * PRODUCTS_PER_CATEGORY + (q * PRODUCTS_PER_CATEGORY).astype(int)
     extra_items = pd.DataFrame({
-        "order_item_id": items["order_item_id"].max() + 1 + np.arange(n, dtype=np.int64),
+        "order_item_id": ids.take("order_item", n),
         "order_id": order_id,
         "product_id": products["product_id"].to_numpy()[product_idx],
         "line_type": _codes(("sale", "refund"), np.zeros(n, dtype=int)),
