@@ -1,5 +1,7 @@
 """`python -m orchestration.cli summary`: what the last run left in the warehouse;
-`python -m orchestration.cli report`: build the segment report from it (as the report asset does).
+`python -m orchestration.cli report`: build the segment report from it (as the report asset does);
+`python -m orchestration.cli preflight`: before a launch from the terminal, fail runs whose process died and
+free the pool slots they hold (`make run` and `make ui` call it).
 
 Read-only and short-lived: it opens the warehouse, reads, and closes it.
 """
@@ -115,11 +117,22 @@ def report() -> int:
     return 0
 
 
+def preflight() -> int:
+    """One line saying which dead runs were failed and whose slots were freed (the instance in DAGSTER_HOME)."""
+    import dagster as dg
+
+    from orchestration.lib.run_health import clean_up_dead_runs
+
+    with dg.DagsterInstance.get() as instance:
+        print(clean_up_dead_runs(instance).line())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microseg", description=__doc__)
-    parser.add_argument("command", choices=["summary", "report"], help="what to do")
+    parser.add_argument("command", choices=["summary", "report", "preflight"], help="what to do")
     args = parser.parse_args(argv)
-    return {"summary": summary, "report": report}[args.command]()
+    return {"summary": summary, "report": report, "preflight": preflight}[args.command]()
 
 
 if __name__ == "__main__":
