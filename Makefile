@@ -62,13 +62,15 @@ setup: $(BIN)/python $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 # One line per step on the terminal; the steps' full output (dbt's log) goes to RUN_LOG.
 RUN_LOG ?= $(dir $(MICROSEG_WAREHOUSE))logs/make_run.log
 # The preflight first: a run killed earlier (its process gone) is marked failed and frees its pool slot.
+# `make run JOB=score_customers RUN_CONFIG=my_run.yaml`: another job, or run config of your own.
+JOB ?= full_pipeline
 RUN_CONFIG ?= orchestration/make_run.yaml
 run: setup
 	@mkdir -p $(dir $(RUN_LOG))
 	@$(BIN)/python -m orchestration.cli preflight
-	@echo "Running full_pipeline (demo mode: $(MICROSEG_DEMO)); the steps' full output goes to $(RUN_LOG)"
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg launch --job full_pipeline --config $(RUN_CONFIG) \
-		> $(RUN_LOG) || { echo "full_pipeline failed: see the lines above and $(RUN_LOG)"; exit 1; }
+	@echo "Running $(JOB) (demo mode: $(MICROSEG_DEMO)); the steps' full output goes to $(RUN_LOG)"
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg launch --job $(JOB) --config $(RUN_CONFIG) \
+		> $(RUN_LOG) || { echo "$(JOB) failed: see the lines above and $(RUN_LOG)"; exit 1; }
 	@$(BIN)/python -m orchestration.cli summary
 
 test: setup

@@ -14,7 +14,7 @@ import sys
 import duckdb
 
 from orchestration.lib.dbt import raw_tables, staging_model_of
-from orchestration.lib.settings import reports_path, warehouse_path
+from orchestration.lib.settings import reports_path, snapshot_path, warehouse_path
 from orchestration.lib.warehouse import connect, has_table
 
 TRY_SQL = [
@@ -92,7 +92,8 @@ def summary() -> int:
                   for r in dq.itertuples()]
         lines += _segment_lines(con)
         lines += _audience_lines(con)
-    lines += ["", "Query it: `make sql` opens a read-only DuckDB shell on the file. Try:"]
+    lines += ["", "Query it: `make sql` opens a read-only DuckDB shell on the published snapshot "
+              f"({snapshot_path()}). Try:"]
     for title, sql in TRY_SQL:
         lines += [f"  -- {title}", "  " + sql.replace("\n", "\n  ")]
     print("\n".join(lines))
