@@ -174,21 +174,24 @@ def write_snapshot(source: Path | None = None, target: Path | None = None,
         stale.unlink()
     aside = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     rows = {}
+    # attached under the name dbt's views use for it (the file's stem), so the views resolve
+    catalog = source.stem.replace('"', '""')
     con = duckdb.connect()  # in memory: the warehouse attached read-only, the snapshot read-write
     try:
-        con.execute(f"attach '{_sql_string(source)}' as warehouse (read_only)")
-        con.execute(f"attach '{_sql_string(aside)}' as snapshot")
+        con.execute(f"""attach '{_sql_string(source)}' as "{catalog}" (read_only)""")
+        con.execute(f"attach '{_sql_string(aside)}' as published_snapshot__")
         tables = con.execute("select table_schema, table_name from information_schema.tables "
-                             "where table_catalog = 'warehouse' and table_schema in "
-                             f"({', '.join('?' * len(schemas))}) order by all", list(schemas)).fetchall()
+                             "where table_catalog = ? and table_schema in "
+                             f"({', '.join('?' * len(schemas))}) order by all", [source.stem, *schemas]).fetchall()
         con.execute("begin transaction")  # one consistent read of every table
         for schema in sorted({s for s, _ in tables}):
-            con.execute(f'create schema snapshot."{schema}"')
+            con.execute(f'create schema published_snapshot__."{schema}"')
         for schema, name in tables:
-            con.execute(f'create table snapshot."{schema}"."{name}" as select * from warehouse."{schema}"."{name}"')
-            rows[f"{schema}.{name}"] = con.execute(f'select count(*) from snapshot."{schema}"."{name}"').fetchone()[0]
+            copy = f'published_snapshot__."{schema}"."{name}"'
+            con.execute(f'create table {copy} as select * from "{catalog}"."{schema}"."{name}"')
+            rows[f"{schema}.{name}"] = con.execute(f"select count(*) from {copy}").fetchone()[0]
         con.execute("commit")
-        con.execute("detach snapshot")
+        con.execute("detach published_snapshot__")
     finally:
         con.close()
     os.replace(aside, target)
