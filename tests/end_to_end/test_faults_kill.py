@@ -231,7 +231,6 @@ def test_next_run_succeeds_with_sessions_open_on_the_snapshot_and_the_live_file(
     _finish(project, process, out)
     seconds = time.monotonic() - launched
     assert str(project.warehouse) in waited and "waiting up to 120 s" in waited
-    seconds = _finish(project, process, out)
     _check_previous_cleaned(chain, out.read_text())
 
     # the open session still reads the snapshot it opened; a new one reads the new run, in one piece
