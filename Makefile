@@ -31,7 +31,7 @@ help:
 	@echo "make run SOURCES=my_sources.yml   the same on your own exports (see README: your own data)"
 	@echo "make test   run the test suite"
 	@echo "make ui     Dagster UI (and daemon) on http://$(UI_HOST):$(UI_PORT)"
-	@echo "make sql    read-only SQL shell on the warehouse"
+	@echo "make sql    read-only SQL shell on the published snapshot of the last complete run"
 	@echo "make docs   build and serve dbt docs on http://$(UI_HOST):$(DOCS_PORT)"
 	@echo "make report build the segment report from the warehouse and serve it on http://$(UI_HOST):$(REPORT_PORT)"
 	@echo "make test-ui  drive the Dagster UI in headless Chromium (installs Debian's chromium)"
@@ -62,11 +62,16 @@ setup: $(BIN)/python $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 
 # One line per step on the terminal; the steps' full output (dbt's log) goes to RUN_LOG.
 RUN_LOG ?= $(dir $(MICROSEG_WAREHOUSE))logs/make_run.log
+# The preflight first: a run killed earlier (its process gone) is marked failed and frees its pool slot.
+# `make run JOB=score_customers RUN_CONFIG=my_run.yaml`: another job, or run config of your own.
+JOB ?= full_pipeline
+RUN_CONFIG ?= orchestration/make_run.yaml
 run: setup
 	@mkdir -p $(dir $(RUN_LOG))
-	@echo "Running full_pipeline (demo mode: $(MICROSEG_DEMO)); the steps' full output goes to $(RUN_LOG)"
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg launch --job full_pipeline --config orchestration/make_run.yaml \
-		> $(RUN_LOG) || { echo "full_pipeline failed: see the lines above and $(RUN_LOG)"; exit 1; }
+	@$(BIN)/python -m orchestration.cli preflight
+	@echo "Running $(JOB) (demo mode: $(MICROSEG_DEMO)); the steps' full output goes to $(RUN_LOG)"
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg launch --job $(JOB) --config $(RUN_CONFIG) \
+		> $(RUN_LOG) || { echo "$(JOB) failed: see the lines above and $(RUN_LOG)"; exit 1; }
 	@$(BIN)/python -m orchestration.cli summary
 
 test: setup
@@ -85,11 +90,16 @@ bench-smoke: setup
 	$(BIN)/python benchmarks/end_to_end.py --customers $(BENCH_CUSTOMERS) --workdir $(BENCH_DIR)
 
 ui: setup
+	@$(BIN)/python -m orchestration.cli preflight
 	$(BIN)/dg dev -h $(UI_HOST) -p $(UI_PORT)
 
+# The published snapshot (the last complete run's marts, segments, audiences), never the live file:
+# an open shell then never blocks a run, and a run never changes what the shell is reading.
 sql: setup
-	@test -f "$(MICROSEG_WAREHOUSE)" || { echo "No warehouse at $(MICROSEG_WAREHOUSE) yet: run 'make run' first."; exit 1; }
-	$(BIN)/duckdb -readonly "$(MICROSEG_WAREHOUSE)"
+	@snap=$$($(BIN)/python -c "from orchestration.lib.settings import snapshot_path; print(snapshot_path())"); \
+	test -f "$$snap" || { echo "No published snapshot at $$snap yet: run 'make run' first."; exit 1; }; \
+	echo "Reading $$snap (the last complete run; runs keep writing $(MICROSEG_WAREHOUSE))"; \
+	$(BIN)/duckdb -readonly "$$snap"
 
 docs: setup
 	@test -f "$(MICROSEG_WAREHOUSE)" || { echo "No warehouse at $(MICROSEG_WAREHOUSE) yet: run 'make run' first (docs read its catalog)."; exit 1; }

@@ -40,8 +40,10 @@ def run_pipeline(customers: int, workdir: Path) -> dict:
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.lib.run_health import clean_up_dead_runs
 
     instance = dg.DagsterInstance.get()
+    print(clean_up_dead_runs(instance).line(), file=sys.stderr)  # a benchmark killed earlier must not stall this one
     config = {"ops": {"demo_exports": {"config": {"n_customers": customers, "seed": 42, "reference_date": AS_OF}}},
               "resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}
     started = time.perf_counter()

@@ -1,5 +1,7 @@
 """`python -m orchestration.cli summary`: what the last run left in the warehouse;
-`python -m orchestration.cli report`: build the segment report from it (as the report asset does).
+`python -m orchestration.cli report`: build the segment report from it (as the report asset does);
+`python -m orchestration.cli preflight`: before a launch from the terminal, fail runs whose process died and
+free the pool slots they hold (`make run` and `make ui` call it).
 
 Read-only and short-lived: it opens the warehouse, reads, and closes it.
 """
@@ -7,12 +9,12 @@ Read-only and short-lived: it opens the warehouse, reads, and closes it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import duckdb
 
-from orchestration.lib.dbt import raw_tables, staging_model_of
-from orchestration.lib.settings import reports_path, warehouse_path
+from orchestration.lib.settings import reports_path, snapshot_path, warehouse_path
 from orchestration.lib.warehouse import connect, has_table
 
 TRY_SQL = [
@@ -52,6 +54,8 @@ def _audience_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def summary() -> int:
+    from orchestration.lib.dbt import raw_tables, staging_model_of  # dagster-dbt: not for the preflight
+
     path = warehouse_path()
     if not path.exists():
         print(f"No warehouse at {path}. Run `make run` first.", file=sys.stderr)
@@ -91,7 +95,8 @@ def summary() -> int:
                   for r in dq.itertuples()]
         lines += _segment_lines(con)
         lines += _audience_lines(con)
-    lines += ["", "Query it: `make sql` opens a read-only DuckDB shell on the file. Try:"]
+    lines += ["", "Query it: `make sql` opens a read-only DuckDB shell on the published snapshot "
+              f"({snapshot_path()}). Try:"]
     for title, sql in TRY_SQL:
         lines += [f"  -- {title}", "  " + sql.replace("\n", "\n  ")]
     print("\n".join(lines))
@@ -116,11 +121,25 @@ def report() -> int:
     return 0
 
 
+def preflight() -> int:
+    """One line saying which dead runs were failed and whose slots were freed (the instance in DAGSTER_HOME)."""
+    import dagster as dg
+
+    from orchestration.lib.run_health import clean_up_dead_runs
+
+    if not os.environ.get("DAGSTER_HOME"):  # runs without one leave no run history behind to clean
+        print("Preflight: DAGSTER_HOME is not set, so there is no run history to check (make run sets it).")
+        return 0
+    with dg.DagsterInstance.get() as instance:
+        print(clean_up_dead_runs(instance).line())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="microseg", description=__doc__)
-    parser.add_argument("command", choices=["summary", "report"], help="what to do")
+    parser.add_argument("command", choices=["summary", "report", "preflight"], help="what to do")
     args = parser.parse_args(argv)
-    return {"summary": summary, "report": report}[args.command]()
+    return {"summary": summary, "report": report, "preflight": preflight}[args.command]()
 
 
 if __name__ == "__main__":

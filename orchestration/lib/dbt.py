@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from functools import cache
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+import dagster as dg
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 
-from orchestration.lib.settings import DBT_PROJECT_DIR
+from orchestration.lib.settings import DBT_PROJECT_DIR, lock_wait_seconds
+from orchestration.lib.warehouse import LOCK_ERROR, lock_holder, open_with_retry
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -57,3 +60,34 @@ def staging_model_of(table: str) -> str | None:
                 and node["name"].startswith("stg_"):
             return node["name"]
     return None
+
+
+def _lock_error(invocation: DbtCliInvocation) -> str | None:
+    """DuckDB's "Could not set lock" message if that is why dbt failed, else None."""
+    if invocation.is_successful():
+        return None
+    log = invocation.target_path / "dbt.log"
+    text = str(invocation.get_error()) + (log.read_text(errors="replace") if log.exists() else "")
+    line = next((ln for ln in text.splitlines() if LOCK_ERROR.search(ln)), None)
+    return line.strip() if line else None
+
+
+def build_waiting_for_lock(context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str],
+                           warehouse: Path) -> tuple[DbtCliInvocation, list]:
+    """``dbt <args>`` once the warehouse's write lock is free; again (within the lock wait) if dbt lost the race.
+
+    Returns the invocation and its events, not yet yielded: a retried attempt's events are never published.
+    """
+    deadline = time.monotonic() + lock_wait_seconds()
+    while True:
+        open_with_retry(warehouse, wait_seconds=max(deadline - time.monotonic(), 0)).close()
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
+        events = list(invocation.stream())
+        lock = _lock_error(invocation)
+        if lock is None:
+            return invocation, events
+        if time.monotonic() >= deadline:
+            raise dg.Failure(f"dbt could not lock the warehouse {warehouse}: it is held by {lock_holder(lock)} "
+                             f"and stayed held for {lock_wait_seconds():.0f} s. Close that session or raise "
+                             "MICROSEG_LOCK_WAIT_SECONDS.")
+        context.log.warning(f"dbt could not lock {warehouse} (held by {lock_holder(lock)}); waiting and retrying.")

@@ -8,6 +8,7 @@ steps still print, in full. It writes to stderr, so the steps' own stdout (dbt's
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections import defaultdict
 
@@ -18,6 +19,22 @@ from dagster._core.log_manager import get_log_record_metadata, has_log_record_me
 def _rows(metadata) -> int | None:
     value = metadata.get("dagster/row_count")
     return None if value is None else int(getattr(value, "value", value))
+
+
+def _held_by(pool: str, own_run_id: str | None) -> str:
+    """" (held by run <id> step <key>)" from the instance in DAGSTER_HOME; "" when it cannot tell."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return ""
+    try:
+        from orchestration.lib.run_health import slot_holders
+
+        with dg.DagsterInstance.get() as instance:
+            holders = [(r, s) for r, s in slot_holders(instance, pool) if r != own_run_id]
+    except Exception:  # the line is a courtesy: never fail a run over it
+        return ""
+    held = ", ".join(f"run {run_id[:8]} step {step}" for run_id, step in holders)
+    hint = "; if that run was killed, `make run` (its preflight) or the daemon frees it" if holders else ""
+    return f" (held by {held}{hint})" if held else ""
 
 
 class ProgressHandler(logging.Handler):
@@ -74,9 +91,10 @@ class ProgressHandler(logging.Handler):
             self.assets.pop(step, None)
         elif kind == "STEP_SKIPPED":
             self._print(f"- {step:<24} skipped (an upstream step failed)")
-        elif kind == "ENGINE_EVENT" and "blocked" in message.lower() and step not in self.waiting:
-            self.waiting.add(step)  # say once per step what it waits for
-            self._print(f"… {step:<24} waiting: {message}")
+        elif kind == "ENGINE_EVENT" and "pool" in (data.metadata or {}) and step not in self.waiting:
+            self.waiting.add(step)  # say once per step what it waits for, and who holds it
+            pool = str(getattr(data.metadata["pool"], "value", data.metadata["pool"]))
+            self._print(f"… {step:<24} waiting for pool {pool}{_held_by(pool, meta.get('run_id'))}")
         elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
             self._print(f"{'Run succeeded' if kind == 'RUN_SUCCESS' else 'Run FAILED'}: {meta.get('job_name')} "
                         f"(run {meta.get('run_id', '')[:8]})")

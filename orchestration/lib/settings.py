@@ -22,6 +22,9 @@ EXPORTS_ENV = "MICROSEG_EXPORTS"  # audience exports, one folder per run: <expor
 REPORTS_ENV = "MICROSEG_REPORTS"  # the segment report: <reports>/<result_id>/index.html and latest/index.html
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+SNAPSHOT_ENV = "MICROSEG_SNAPSHOT"  # the published read-only copy `make sql` opens (default: beside the warehouse)
+LOCK_WAIT_ENV = "MICROSEG_LOCK_WAIT_SECONDS"  # how long a writer waits for a lock another process holds
+DEFAULT_LOCK_WAIT_SECONDS = 180.0
 
 # DuckDB allows one writing process per file: every asset that writes the warehouse runs in
 # this pool, and dagster.yaml gives pools one slot, so writers queue instead of colliding.
@@ -37,6 +40,21 @@ def _from_root(path: str) -> Path:
 def warehouse_path() -> Path:
     """Absolute warehouse path from ``MICROSEG_WAREHOUSE`` (relative paths are from the repo root)."""
     return _from_root(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+
+
+def snapshot_path(warehouse: Path | None = None) -> Path:
+    """The published snapshot analysts query: ``MICROSEG_SNAPSHOT``, else ``<warehouse>.published.duckdb`` beside it."""
+    value = os.environ.get(SNAPSHOT_ENV)
+    return _from_root(value) if value else (warehouse or warehouse_path()).with_suffix(".published.duckdb")
+
+
+def lock_wait_seconds() -> float:
+    """``MICROSEG_LOCK_WAIT_SECONDS`` (default 180): the bounded total wait for a DuckDB file lock."""
+    value = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    try:
+        return float(value) if value else DEFAULT_LOCK_WAIT_SECONDS
+    except ValueError:
+        raise ValueError(f"{LOCK_WAIT_ENV} must be a number of seconds, not {value!r}") from None
 
 
 def _beside_warehouse(env: str, folder: str) -> Path:

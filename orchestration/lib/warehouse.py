@@ -2,12 +2,18 @@
 
 DuckDB allows a single writing process per file, and an open session blocks
 writers, so every helper here opens a connection, does its work and closes it.
+A lock another process holds (an analyst's session on the live file) is waited
+for with backoff, up to MICROSEG_LOCK_WAIT_SECONDS, naming the file and the PID.
 Tables are replaced inside one transaction: a reader sees the old tables or the
 new ones, never half of either.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -15,7 +21,41 @@ from typing import Iterator, Mapping
 import duckdb
 import pandas as pd
 
-from orchestration.lib.settings import warehouse_path
+from orchestration.lib.settings import LOCK_WAIT_ENV, lock_wait_seconds, snapshot_path, warehouse_path
+
+log = logging.getLogger("microseg.warehouse")  # a Dagster-managed logger (dagster.yaml): its lines reach the run log
+LOCK_ERROR = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
+FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS = 0.25, 5.0
+
+
+def lock_holder(message: str) -> str:
+    """"PID 123 (/usr/bin/duckdb)" out of DuckDB's lock error, or the message itself if it names none."""
+    found = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    return f"PID {found.group(2)} ({found.group(1)})" if found else message
+
+
+def open_with_retry(path: Path, read_only: bool = False,
+                    wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, waiting with backoff while another process holds the file's lock; then a clear error."""
+    budget = lock_wait_seconds() if wait_seconds is None else wait_seconds
+    deadline, pause, told = time.monotonic() + budget, FIRST_RETRY_SECONDS, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if not LOCK_ERROR.search(str(error)):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise RuntimeError(
+                    f"The warehouse {path} is still locked by {lock_holder(str(error))} after {budget:.0f} s. "
+                    f"Close that session (analysts: query the published snapshot, `make sql`), "
+                    f"or wait longer with {LOCK_WAIT_ENV}.") from error
+            if not told:  # once per wait, not once per retry
+                log.warning(f"The warehouse {path} is locked by {lock_holder(str(error))}; "
+                            f"waiting up to {budget:.0f} s for it ({LOCK_WAIT_ENV}).")
+                told = True
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_RETRY_SECONDS)
 
 
 @contextmanager
@@ -23,7 +63,7 @@ def connect(read_only: bool = False, path: Path | None = None) -> Iterator[duckd
     path = path or warehouse_path()
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = open_with_retry(path, read_only=read_only)
     try:
         yield con
     finally:
@@ -110,3 +150,49 @@ def write_frames(con: duckdb.DuckDBPyConnection, schema: str, replace: Mapping[s
                 con.execute(f'alter table {schema}.{name} add column "{column}" {sql_type}')
         con.execute(f"insert into {schema}.{name} by name select {_select_list(df)} from _incoming")
         con.unregister("_incoming")
+
+
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")  # ATTACH takes no parameters
+
+
+PUBLISHED_SCHEMAS = ("marts", "segments", "segments_history", "audiences")  # what analysts query
+
+
+def write_snapshot(source: Path | None = None, target: Path | None = None,
+                   schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> dict[str, int]:
+    """Copy the published schemas into a file of their own, written aside and renamed into place.
+
+    Analysts open the snapshot, not the live warehouse, so their sessions never block a writer; a session
+    already open keeps reading the old file (the rename leaves its inode alone), and nobody ever sees a
+    snapshot half-written. Views are materialised as tables (they cannot point back at the live file).
+    Returns each copied table's row count.
+    """
+    source = source or warehouse_path()
+    target = target or snapshot_path(source)
+    for stale in target.parent.glob(f"{target.name}.tmp-*"):  # left behind by a run killed mid-copy
+        stale.unlink()
+    aside = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    rows = {}
+    # attached under the name dbt's views use for it (the file's stem), so the views resolve
+    catalog = source.stem.replace('"', '""')
+    con = duckdb.connect()  # in memory: the warehouse attached read-only, the snapshot read-write
+    try:
+        con.execute(f"""attach '{_sql_string(source)}' as "{catalog}" (read_only)""")
+        con.execute(f"attach '{_sql_string(aside)}' as published_snapshot__")
+        tables = con.execute("select table_schema, table_name from information_schema.tables "
+                             "where table_catalog = ? and table_schema in "
+                             f"({', '.join('?' * len(schemas))}) order by all", [source.stem, *schemas]).fetchall()
+        con.execute("begin transaction")  # one consistent read of every table
+        for schema in sorted({s for s, _ in tables}):
+            con.execute(f'create schema published_snapshot__."{schema}"')
+        for schema, name in tables:
+            copy = f'published_snapshot__."{schema}"."{name}"'
+            con.execute(f'create table {copy} as select * from "{catalog}"."{schema}"."{name}"')
+            rows[f"{schema}.{name}"] = con.execute(f"select count(*) from {copy}").fetchone()[0]
+        con.execute("commit")
+        con.execute("detach published_snapshot__")
+    finally:
+        con.close()
+    os.replace(aside, target)
+    return rows

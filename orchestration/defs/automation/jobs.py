@@ -5,6 +5,7 @@ import dagster as dg
 # modules, not their objects: an asset or job imported by name is loaded again from the importing file
 from orchestration.defs.audiences import assets as audiences
 from orchestration.defs.scoring import assets as scoring
+from orchestration.defs.snapshot import assets as snapshot
 from orchestration.defs.transform import assets as transform
 
 RAW = dg.AssetSelection.groups("raw")
@@ -17,16 +18,18 @@ AUDIENCES = dg.AssetSelection.assets(audiences.segment_exports)
 # a refit is followed by scoring, so customer_scores (everyone's current segment) always follows the model
 SEGMENTATION = dg.AssetSelection.groups("segmentation") | SEGMENT_MARTS
 REPORT = dg.AssetSelection.groups("report")  # the segment report, after the marts
+# last in every job: the copy analysts query, so it always holds one complete run's results
+SNAPSHOT = dg.AssetSelection.assets(snapshot.published_snapshot)
 
 refresh_features = dg.define_asset_job(
     "refresh_features",
-    selection=DEMO | RAW | FEATURES,
+    selection=DEMO | RAW | FEATURES | SNAPSHOT,
     description="Exports -> raw tables -> dbt staging, intermediate and marts (customer_features, data_quality_report).",
 )
 
 segment_customers = dg.define_asset_job(
     "segment_customers",
-    selection=SEGMENTATION | AUDIENCES | REPORT,
+    selection=SEGMENTATION | AUDIENCES | REPORT | SNAPSHOT,
     description="Full refit: segmentation (ids kept where segments persist), profiles, the run ledger, scoring, "
                 "the dbt marts over the results (membership history, migrations, uplift), the audience exports "
                 "and the segment report.",
@@ -34,7 +37,7 @@ segment_customers = dg.define_asset_job(
 
 score_customers = dg.define_asset_job(
     "score_customers",
-    selection=FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES | REPORT,
+    selection=FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES | REPORT | SNAPSHOT,
     description="Fast daily path: rebuild features from the raw tables, assign every customer to the current "
                 "model without refitting, measure drift, update the membership history and migrations, "
                 "export the audiences (with the day's movers in the deltas) and the segment report.",
@@ -48,6 +51,6 @@ full_pipeline = dg.define_asset_job(
 
 ingest_and_score = dg.define_asset_job(
     "ingest_and_score",
-    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES | REPORT,
+    selection=RAW | FEATURES | SCORES | SEGMENT_MARTS | AUDIENCES | REPORT | SNAPSHOT,
     description="Launched by inbox_sensor: append dropped files to raw, rebuild features, score customers.",
 )

@@ -21,7 +21,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.defs.resources import AnalysisSettings, WarehouseResource
 from orchestration.defs.transform.translator import translator
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
-from orchestration.lib.dbt import dbt_project, project_vars
+from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
 from orchestration.lib.metadata import table_metadata
 from orchestration.lib.settings import WAREHOUSE_ENV, WAREHOUSE_POOL, parse_as_of_date
 
@@ -85,8 +85,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
     dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
-    invocation = dbt.cli(dbt_build_args(dbt_vars), context=context, raise_on_error=False)
-    events = list(invocation.stream())
+    # waits while another process (an analyst's session on the live file) holds the lock
+    invocation, events = build_waiting_for_lock(context, dbt, dbt_build_args(dbt_vars), warehouse.resolved_path())
     yield from _with_table_metadata(events, invocation, context, warehouse)
     if not invocation.is_successful():
         raise dg.Failure(
