@@ -29,9 +29,21 @@ def dbt_executable() -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest(tmp_path_factory) -> Path:
-    """`dbt parse` once per session, as the set-up step does (never at import time)."""
-    env = {**os.environ, "MICROSEG_WAREHOUSE": str(tmp_path_factory.mktemp("parse") / "w.duckdb")}
-    subprocess.run([dbt_executable(), "parse", "--quiet"], cwd=DBT_DIR, env=env, check=True)
+    """`dbt parse` once per test session, as the set-up step does (never at import time).
+
+    Under pytest-xdist (`make test` runs two workers) the first worker parses and the others wait for it:
+    two parses writing one target/ folder at once could hand a dbt run half a manifest."""
+    from filelock import FileLock
+
+    basetemp = tmp_path_factory.getbasetemp()
+    # a worker's basetemp is <session basetemp>/popen-gwN: its parent is shared by this session's workers only
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    with FileLock(str(shared / "dbt_parse.lock")):
+        done = shared / "dbt_parse.done"
+        if not done.exists():
+            env = {**os.environ, "MICROSEG_WAREHOUSE": str(tmp_path_factory.mktemp("parse") / "w.duckdb")}
+            subprocess.run([dbt_executable(), "parse", "--quiet"], cwd=DBT_DIR, env=env, check=True)
+            done.touch()
     return DBT_DIR / "target" / "manifest.json"
 
 
