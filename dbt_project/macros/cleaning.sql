@@ -36,6 +36,12 @@
     ), false)
 {%- endmacro %}
 
+{#- The order in which several rows of one key are kept: the newest export first (a source's own load already
+    keeps each key once; the same key from two sources keeps the later load), then by source name for a tie. -#}
+{% macro newest_export_first() -%}
+    _loaded_at desc, _source
+{%- endmacro %}
+
 {#- Keep one row per key; exact duplicate rows in exports are common. -#}
 {% macro dedupe(relation, key, order_by) -%}
     select * from (

@@ -292,18 +292,22 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
                        params: list) -> tuple[int, int, int]:
     """Insert _mapped's valid rows into raw.<table>, each key once; (loaded, duplicate, conflicting).
 
-    A row whose key is already loaded with the same values is a duplicate and never re-enters raw;
+    A row whose key this source already loaded with the same values is a duplicate and never re-enters raw;
     with other values, the newest export wins (later file, later line) and the replaced row goes to
-    raw._conflicts. Only the rows whose key repeats are looked at closely: anti-joins on the key, in SQL.
+    raw._conflicts. Keys are the source's own: another source's rows are never replaced here (no load
+    overwrites a user's data), and staging picks the newest of several sources' rows. Only the rows whose
+    key repeats are looked at closely: anti-joins on the key, in SQL.
     """
     key = _ident(RAW_TABLES[table].key)
     cols = ", ".join(_ident(c) for c in columns)
     content = "cast(struct_pack(" + ", ".join(f"{_ident(c)} := {_ident(c)}" for c in columns) + ") as varchar)"
     con.execute(f"create or replace temp table _repeat as select {key} as k from _mapped where _reason is null "
                 f"group by all having count(*) > 1")
-    (has_raw,) = con.execute(f"select count(*) > 0 from (select 1 from raw.{table} limit 1)").fetchone()
+    (has_raw,) = con.execute(f"select count(*) > 0 from (select 1 from raw.{table} where _source = ? limit 1)",
+                             params[:1]).fetchone()
     con.execute(f"create or replace temp table _in_raw as select distinct r.{key} as k from raw.{table} r "
-                f"semi join (select {key} from _mapped where _reason is null) m on r.{key} = m.{key}" if has_raw else
+                f"semi join (select {key} from _mapped where _reason is null) m on r.{key} = m.{key} "
+                f"where r._source = {_literal(params[0])}" if has_raw else
                 "create or replace temp table _in_raw as select cast(null as bigint) as k where false")
     con.execute(f"""create or replace temp table _clash as
         select {cols}, _line, {content} as _content,
@@ -314,7 +318,7 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
         select {cols}, _line, _content, ? as _file from _clash where not _newest
         union all
         select {cols}, null as _line, {content} as _content, _file from raw.{table}
-        where {key} in (select k from _in_raw)""", [params[1]])
+        where {key} in (select k from _in_raw) and _source = ?""", [params[1], params[0]])
     changed = " || ".join(f"case when n.{_ident(c)} is distinct from p.{_ident(c)} then {_literal(c + ' ')} else '' end"
                           for c in columns)
     # one row per key whose newest version differs from one before it (raw's first, else the latest line)
@@ -328,10 +332,11 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
                                  [params[0], params[1], params[2], params[3]]).fetchone()
     # raw rows the newest version replaces go; a key already in raw with the same values is not loaded again
     con.execute(f"""create or replace temp table _same_in_raw as select n.{key} as k from _clash n
-        join (select {key}, {content} as _content from raw.{table} where {key} in (select k from _in_raw)) r
-          on n.{key} = r.{key} and n._content = r._content where n._newest""")
+        join (select {key}, {content} as _content from raw.{table} where {key} in (select k from _in_raw)
+              and _source = ?) r
+          on n.{key} = r.{key} and n._content = r._content where n._newest""", params[:1])
     con.execute(f"delete from raw.{table} where {key} in (select k from _in_raw) "
-                f"and {key} not in (select k from _same_in_raw)")
+                f"and {key} not in (select k from _same_in_raw) and _source = ?", params[:1])
     tag = "? as _source, ? as _file, ? as _loaded_at"
     (clean,) = con.execute(f"""insert into raw.{table} by name select {cols}, {tag} from _mapped
         where _reason is null and {key} not in (select k from _repeat union select k from _in_raw)""",

@@ -66,6 +66,23 @@ def test_a_full_export_replaces_only_its_own_sources_rows(tmp_path):
     assert again.skipped
 
 
+def test_another_sources_rows_with_the_same_key_are_never_replaced(tmp_path):
+    """Keys are a source's own at load: the inbox's customer 2 stays beside the shop's (staging keeps the newer)."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    load_files(con, [_write(tmp_path / "shop" / "customers.csv", [1, 2], "shop")], source="shop", mode=REPLACE,
+               tables=TABLES)
+    (inbox,) = load_files(con, [_write(tmp_path / "inbox" / "customers_1.csv", [2, 3], "inbox")], source="inbox",
+                          mode=APPEND, tables=TABLES)
+    assert (inbox.rows, inbox.rows_duplicate, inbox.rows_conflicting) == (2, 0, 0)
+    rows = con.execute("select _source, customer_id, first_name from raw.customers order by all").fetchall()
+    assert rows == [("inbox", 2, "inbox"), ("inbox", 3, "inbox"), ("shop", 1, "shop"), ("shop", 2, "shop")]
+    # within a source the newest export wins, and the replaced row is kept in raw._conflicts
+    (again,) = load_files(con, [_write(tmp_path / "inbox" / "customers_2.csv", [3], "inbox, again")], source="inbox",
+                          mode=APPEND, tables=TABLES)
+    assert (again.rows, again.rows_conflicting) == (1, 1)
+    assert con.execute("select first_name from raw.customers where customer_id = 3").fetchall() == [("inbox, again",)]
+
+
 def test_a_file_missing_columns_is_refused_naming_file_and_columns(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     load_files(con, [_write(tmp_path / "customers.csv", [1])], source="shop", mode=APPEND, tables=TABLES)

@@ -1,6 +1,6 @@
--- One row per touch_id (the load keeps each key once), channel normalised.
+-- One row per touch_id (each source's load keeps a key once; across sources the newest export wins), channel normalised.
 with loaded as (
-    select * from {{ source('raw', 'marketing_touches') }}
+    {{ dedupe(source('raw', 'marketing_touches'), 'touch_id', newest_export_first()) }}
 )
 
 select

@@ -1,9 +1,9 @@
--- One row per customer_id (the load keeps each key once, the newest export's). Codes normalised;
+-- One row per customer_id (each source's load keeps a key once; across sources the newest export wins). Codes normalised;
 -- impossible dates nulled and flagged;
 -- test/internal accounts flagged (kept here, excluded from features). Phone and consents are only
 -- read by the audience exports (orchestration/defs/audiences), never by features or marts.
 with loaded as (
-    select * from {{ source('raw', 'customers') }}
+    {{ dedupe(source('raw', 'customers'), 'customer_id', newest_export_first()) }}
 ),
 
 cleaned as (

@@ -1,6 +1,6 @@
--- One row per event_id (the load keeps each key once), event type and device normalised.
+-- One row per event_id (each source's load keeps a key once; across sources the newest export wins), event type and device normalised.
 with loaded as (
-    select * from {{ source('raw', 'web_events') }}
+    {{ dedupe(source('raw', 'web_events'), 'event_id', newest_export_first()) }}
 )
 
 select
