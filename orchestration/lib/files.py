@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.contract import RAW_TABLES
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet"}
@@ -78,10 +79,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _literal(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, sha: str, source: str, mode: str,
                loaded_at: dt.datetime, run_id: str | None) -> LoadedFile:
     """One file through the load area into raw.<table>: valid rows in, the rest quarantined, each key once."""
@@ -128,13 +125,13 @@ DELIMITERS = ",;\t|"
 
 
 def _create(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
-    con.execute(f"create table if not exists {table} ({', '.join(f'{_ident(c)} {t}' for c, t in columns.items())})")
+    con.execute(f"create table if not exists {table} ({', '.join(f'{quote_identifier(c)} {t}' for c, t in columns.items())})")
     schema, name = table.split(".")
     existing = {r[0] for r in con.execute("select column_name from information_schema.columns "
                                           "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
     for column, sql_type in columns.items():
         if column not in existing:
-            con.execute(f"alter table {table} add column {_ident(column)} {sql_type}")
+            con.execute(f"alter table {table} add column {quote_identifier(column)} {sql_type}")
 
 
 def _ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
@@ -149,10 +146,6 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """raw.<table> with the contract's columns and types (and provenance), even before any file feeds it."""
     con.execute("create schema if not exists raw")
     _create(con, f"raw.{table}", {**{c.name: c.sql_type for c in RAW_TABLES[table].columns}, **PROVENANCE_COLUMNS})
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, source: str, table: str, sha: str) -> bool:
@@ -198,7 +191,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, bool]:
     if path.suffix.lower() == ".parquet":
         try:
             con.execute(f"create or replace temp view _staged as select * exclude (file_row_number), "
-                        f"file_row_number + 1 as _line from read_parquet({_literal(str(path))}, file_row_number=true)")
+                        f"file_row_number + 1 as _line from read_parquet({sql_string(str(path))}, file_row_number=true)")
             (n,) = con.execute("select count(*) from _staged").fetchone()
         except duckdb.Error as exc:
             raise ValueError(f"{path}: not a readable Parquet file (corrupt or truncated?): "
@@ -206,8 +199,8 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, bool]:
         return n, False
     con.execute("drop table if exists _rejects; drop table if exists _rejects_scan")
     try:
-        con.execute(f"create or replace temp table _read as select * from read_csv({_literal(str(path))}, "
-                    f"delim={_literal(_delimiter(path))}, header=true, all_varchar=true, store_rejects=true, "
+        con.execute(f"create or replace temp table _read as select * from read_csv({sql_string(str(path))}, "
+                    f"delim={sql_string(_delimiter(path))}, header=true, all_varchar=true, store_rejects=true, "
                     "rejects_table='_rejects', rejects_scan='_rejects_scan')")
     except duckdb.Error as exc:
         raise ValueError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from exc
@@ -236,8 +229,8 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, bool]:
 def _typed(column: str, sql_type: str, as_text: bool) -> tuple[str, str]:
     """(the value as written, the value as its type: NULL when it does not read as one)."""
     if not as_text:
-        return _ident(column), f"try_cast({_ident(column)} as {sql_type})"
-    text = f"nullif(trim({_ident(column)}), '')"
+        return quote_identifier(column), f"try_cast({quote_identifier(column)} as {sql_type})"
+    text = f"nullif(trim({quote_identifier(column)}), '')"
     if sql_type == "BOOLEAN":
         return text, (f"case when lower({text}) in ('1', 'true', 't', 'yes', 'y') then true "
                       f"when lower({text}) in ('0', 'false', 'f', 'no', 'n') then false end")
@@ -264,10 +257,10 @@ def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: b
     selected, checks = [], []
     for column, sql_type in target.items():
         if column not in file_columns:
-            selected.append(f"cast(null as {sql_type}) as {_ident(column)}")
+            selected.append(f"cast(null as {sql_type}) as {quote_identifier(column)}")
             continue
         written, typed = _typed(column, sql_type, as_text)
-        selected.append(f"{typed} as {_ident(column)}")
+        selected.append(f"{typed} as {quote_identifier(column)}")
         rule = rules.get(column)
         shown = f"replace(cast({written} as varchar), chr(0), '\\0')"
         if rule and rule.required:
@@ -281,8 +274,8 @@ def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: b
         if rule and rule.max_abs is not None:
             checks.append((column, f"abs({typed}) > {rule.max_abs}",
                            f"'beyond ±{rule.max_abs:,.0f}, which cannot be right: ' || {shown}"))
-    column_case = "case " + " ".join(f"when {c} then {_literal(n)}" for n, c, _ in checks) + " end"
-    reason_case = "case " + " ".join(f"when {c} then {_literal(n + ': ')} || {r}" for n, c, r in checks) + " end"
+    column_case = "case " + " ".join(f"when {c} then {sql_string(n)}" for n, c, _ in checks) + " end"
+    reason_case = "case " + " ".join(f"when {c} then {sql_string(n + ': ')} || {r}" for n, c, r in checks) + " end"
     con.execute(f"create or replace temp view _mapped as select _line, {', '.join(selected)}, "
                 f"{column_case} as _column, {reason_case} as _reason from _staged")
     return list(target), [c for c in file_columns if c not in target]
@@ -298,16 +291,16 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
     overwrites a user's data), and staging picks the newest of several sources' rows. Only the rows whose
     key repeats are looked at closely: anti-joins on the key, in SQL.
     """
-    key = _ident(RAW_TABLES[table].key)
-    cols = ", ".join(_ident(c) for c in columns)
-    content = "cast(struct_pack(" + ", ".join(f"{_ident(c)} := {_ident(c)}" for c in columns) + ") as varchar)"
+    key = quote_identifier(RAW_TABLES[table].key)
+    cols = ", ".join(quote_identifier(c) for c in columns)
+    content = "cast(struct_pack(" + ", ".join(f"{quote_identifier(c)} := {quote_identifier(c)}" for c in columns) + ") as varchar)"
     con.execute(f"create or replace temp table _repeat as select {key} as k from _mapped where _reason is null "
                 f"group by all having count(*) > 1")
     (has_raw,) = con.execute(f"select count(*) > 0 from (select 1 from raw.{table} where _source = ? limit 1)",
                              params[:1]).fetchone()
     con.execute(f"create or replace temp table _in_raw as select distinct r.{key} as k from raw.{table} r "
                 f"semi join (select {key} from _mapped where _reason is null) m on r.{key} = m.{key} "
-                f"where r._source = {_literal(params[0])}" if has_raw else
+                f"where r._source = {sql_string(params[0])}" if has_raw else
                 "create or replace temp table _in_raw as select cast(null as bigint) as k where false")
     con.execute(f"""create or replace temp table _clash as
         select {cols}, _line, {content} as _content,
@@ -319,11 +312,11 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
         union all
         select {cols}, null as _line, {content} as _content, _file from raw.{table}
         where {key} in (select k from _in_raw) and _source = ?""", [params[1], params[0]])
-    changed = " || ".join(f"case when n.{_ident(c)} is distinct from p.{_ident(c)} then {_literal(c + ' ')} else '' end"
+    changed = " || ".join(f"case when n.{quote_identifier(c)} is distinct from p.{quote_identifier(c)} then {sql_string(c + ' ')} else '' end"
                           for c in columns)
     # one row per key whose newest version differs from one before it (raw's first, else the latest line)
     (conflicting,) = con.execute(f"""insert into {CONFLICTS} by name
-        select {_literal(table)} as raw_table, cast(n.{key} as varchar) as key, ? as source, ? as file, n._line as line,
+        select {sql_string(table)} as raw_table, cast(n.{key} as varchar) as key, ? as source, ? as file, n._line as line,
                p._file as replaced_file, p._line as replaced_line, trim({changed}) as changed_columns,
                p._content as replaced_values, n._content as new_values, ? as loaded_at, ? as dagster_run_id
         from _clash n join _previous p on n.{key} = p.{key}
@@ -387,7 +380,7 @@ def load_files(con: duckdb.DuckDBPyConnection, files: list[Path], *, source: str
                                         [source]).fetchone()
                 # only this source's rows: drop and re-create (cheaper than deleting millions of rows)
                 con.execute(f"drop table raw.{table}" if others == 0 else
-                            f"delete from raw.{table} where _source = {_literal(source)}")
+                            f"delete from raw.{table} where _source = {sql_string(source)}")
                 con.execute(f"delete from {QUARANTINE} where source = ? and entity = ?", [source, table])
             todo = paths
         else:

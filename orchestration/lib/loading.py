@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.contract import RAW_TABLES, Column, columns_of
 from orchestration.lib.files import (LEDGER, QUARANTINE, insert_each_key_once, _ensure_ledger, accepted_lines,
                                      ensure_raw_table, sha256_of)
@@ -49,14 +50,6 @@ class FileLoad:
     rows_conflicting: int = 0  # keys loaded before with other values: this file's version won (raw._conflicts)
 
 
-def _q(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Every raw table dbt reads exists, with the contract's columns, even when no source feeds it."""
     for table in RAW_TABLES:
@@ -69,12 +62,12 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 def _reader(source: Source, path: Path, fmt: str) -> str:
     if fmt == "csv":
         o = source.csv
-        return (f"read_csv({_q(str(path))}, delim={_q(o.delimiter)}, header={str(o.header).lower()}, "
-                f"all_varchar=true, encoding={_q(o.encoding)}, store_rejects=true, "
+        return (f"read_csv({sql_string(str(path))}, delim={sql_string(o.delimiter)}, header={str(o.header).lower()}, "
+                f"all_varchar=true, encoding={sql_string(o.encoding)}, store_rejects=true, "
                 f"rejects_table='_rejects', rejects_scan='_rejects_scan')")
     if fmt == "parquet":
-        return f"read_parquet({_q(str(path))})"
-    return f"read_json({_q(str(path))}, format='newline_delimited')"
+        return f"read_parquet({sql_string(str(path))})"
+    return f"read_json({sql_string(str(path))}, format='newline_delimited')"
 
 
 def _cast(column: Column, value: str, source: Source, as_text: bool) -> str:
@@ -88,11 +81,11 @@ def _cast(column: Column, value: str, source: Source, as_text: bool) -> str:
     if t == "TIMESTAMP":
         formats = [f for f in (o.timestamp_format, o.date_format) if f]
         if formats:
-            return "coalesce(" + ", ".join(f"try_strptime({value}, {_q(f)})" for f in formats) + ")"
+            return "coalesce(" + ", ".join(f"try_strptime({value}, {sql_string(f)})" for f in formats) + ")"
         return f"try_cast({value} as timestamp)"
     if t == "DATE":
         if o.date_format:
-            return f"cast(try_strptime({value}, {_q(o.date_format)}) as date)"
+            return f"cast(try_strptime({value}, {sql_string(o.date_format)}) as date)"
         return f"try_cast({value} as date)"
     if t == "BOOLEAN":
         return (f"case when lower({value}) in ('1', 'true', 't', 'yes', 'y') then true "
@@ -136,7 +129,7 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
     checks: list[tuple[str, str, str]] = []  # (column, condition, reason) in the order they are judged
     for column in columns_of(source.entity).values():
         if column.name in source.constants:
-            casts[column.name] = _cast(column, _q(source.constants[column.name]), source, True)
+            casts[column.name] = _cast(column, sql_string(source.constants[column.name]), source, True)
             continue
         name = source.file_column(column.name)
         if name not in file_columns:
@@ -146,12 +139,12 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
                                  "or give it under constants:.")
             casts[column.name] = f"cast(null as {column.sql_type})"
             continue
-        raw = f"nullif(trim(cast({_ident(name)} as varchar)), '')"
-        cast = _cast(column, raw if as_text else _ident(name), source, as_text)
+        raw = f"nullif(trim(cast({quote_identifier(name)} as varchar)), '')"
+        cast = _cast(column, raw if as_text else quote_identifier(name), source, as_text)
         if column.name.endswith("_id") and column.sql_type == "BIGINT":
             # an id that is not an integer ("C-00123") is loaded under a stable integer key; raw._id_keys maps back
             cast = (f"coalesce(try_cast({raw} as BIGINT), case when {raw} is not null then "
-                    f"cast(hash({_q(column.name)}, {raw}) % {ID_KEY_SPACE} as BIGINT) end)")
+                    f"cast(hash({sql_string(column.name)}, {raw}) % {ID_KEY_SPACE} as BIGINT) end)")
             keyed[column.name] = raw
         casts[column.name] = cast
         if column.required:
@@ -166,28 +159,28 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
             checks.append((column.name, f"abs({cast}) > {column.max_abs}", f"'beyond ±{column.max_abs:,.0f}'"))
     if source.entity == "transactions" and "quantity" in casts:
         checks.append(("quantity", f"{casts['quantity']} = 0", "'quantity is 0'"))
-    selected = ", ".join(f"{expr} as {_ident(name)}" for name, expr in casts.items())
-    column_case = "case " + " ".join(f"when {c} then {_q(n)}" for n, c, _ in checks) + " end" if checks else "null"
-    reason_case = ("case " + " ".join(f"when {c} then {_q(n + ': ')} || {r}" for n, c, r in checks) + " end"
+    selected = ", ".join(f"{expr} as {quote_identifier(name)}" for name, expr in casts.items())
+    column_case = "case " + " ".join(f"when {c} then {sql_string(n)}" for n, c, _ in checks) + " end" if checks else "null"
+    reason_case = ("case " + " ".join(f"when {c} then {sql_string(n + ': ')} || {r}" for n, c, r in checks) + " end"
                    if checks else "null")
-    originals = "".join(f", {raw} as {_ident('_text_' + name)}" for name, raw in keyed.items())
+    originals = "".join(f", {raw} as {quote_identifier('_text_' + name)}" for name, raw in keyed.items())
     con.execute(f"create or replace temp table _mapped as select _line, {selected}{originals}, "
                 f"{column_case} as _column, {reason_case} as _reason from _file")
     # every id not written as its integer ("C-00123", "000123"), also on quarantined lines: the marts show it
     for name in keyed:
-        text = _ident('_text_' + name)
+        text = quote_identifier('_text_' + name)
         con.execute(f"""insert into {ID_KEYS}
-            select distinct {_q(name)}, {_ident(name)}, {text}, {_q(source.name)} from _mapped
-            where {_ident(name)} is not null and cast({_ident(name)} as varchar) <> {text}
-              and {_ident(name)} not in (select id from {ID_KEYS} where column_name = {_q(name)})""")
+            select distinct {sql_string(name)}, {quote_identifier(name)}, {text}, {sql_string(source.name)} from _mapped
+            where {quote_identifier(name)} is not null and cast({quote_identifier(name)} as varchar) <> {text}
+              and {quote_identifier(name)} not in (select id from {ID_KEYS} where column_name = {sql_string(name)})""")
     customer = "customer_id" if "customer_id" in casts else "null"
     con.execute(f"insert into _quarantined_lines select _line, _column, _reason, {customer} from _mapped "
                 "where _reason is not null")
 
 
 def _write_transactions(con: duckdb.DuckDBPyConnection, source: Source, path: Path, loaded_at: dt.datetime) -> int:
-    tag = f"{_q(source.name)} as _source, {_q(path.name)} as _file, ? as _loaded_at"
-    line_key = f"abs(hash({_q(source.name)}, {_q(path.name)}, _line)) % 1000000000000000"
+    tag = f"{sql_string(source.name)} as _source, {sql_string(path.name)} as _file, ? as _loaded_at"
+    line_key = f"abs(hash({sql_string(source.name)}, {sql_string(path.name)}, _line)) % 1000000000000000"
     con.execute(f"""create or replace temp table _tx as
         select *, coalesce(order_id, {line_key}) as _order_id, {line_key} as _line_id,
                coalesce(product_id, case when category is not null
@@ -211,7 +204,7 @@ def _write_transactions(con: duckdb.DuckDBPyConnection, source: Source, path: Pa
         from _tx where product_id is null and category is not null
           and _product_id not in (select product_id from raw.products where product_id is not null)""", [loaded_at])
     con.execute(f"""insert into raw.customers by name
-        select distinct customer_id, {_q(source.name)} as _source, {_q(DERIVED)} as _file, ? as _loaded_at
+        select distinct customer_id, {sql_string(source.name)} as _source, {sql_string(DERIVED)} as _file, ? as _loaded_at
         from _tx where customer_id not in (select customer_id from raw.customers where customer_id is not null)""",
                 [loaded_at])
     return rows
@@ -221,7 +214,7 @@ def _write_entity(con: duckdb.DuckDBPyConnection, source: Source, path: Path, lo
                   run_id: str | None) -> tuple[int, int, int]:
     """(loaded, duplicate, conflicting): each key enters raw once, the newest export winning (files.insert_each_key_once)."""
     if source.entity == "customers":  # a real customer row replaces one derived from transactions
-        con.execute(f"delete from raw.customers where _file = {_q(DERIVED)} and customer_id in "
+        con.execute(f"delete from raw.customers where _file = {sql_string(DERIVED)} and customer_id in "
                     "(select customer_id from _mapped where _reason is null)")
     return insert_each_key_once(con, source.entity, list(columns_of(source.entity)),
                               [source.name, path.name, loaded_at, run_id])

@@ -21,6 +21,7 @@ from typing import Iterator, Mapping
 import duckdb
 import pandas as pd
 
+from ml.scoring_sql import sql_string
 from orchestration.lib.settings import LOCK_WAIT_ENV, lock_wait_seconds, snapshot_path, warehouse_path
 
 log = logging.getLogger("microseg.warehouse")  # a Dagster-managed logger (dagster.yaml): its lines reach the run log
@@ -152,10 +153,6 @@ def write_frames(con: duckdb.DuckDBPyConnection, schema: str, replace: Mapping[s
         con.unregister("_incoming")
 
 
-def _sql_string(path: Path) -> str:
-    return str(path).replace("'", "''")  # ATTACH takes no parameters
-
-
 PUBLISHED_SCHEMAS = ("marts", "segments", "segments_history", "audiences")  # what analysts query
 
 
@@ -178,8 +175,8 @@ def write_snapshot(source: Path | None = None, target: Path | None = None,
     catalog = source.stem.replace('"', '""')
     con = duckdb.connect()  # in memory: the warehouse attached read-only, the snapshot read-write
     try:
-        con.execute(f"""attach '{_sql_string(source)}' as "{catalog}" (read_only)""")
-        con.execute(f"attach '{_sql_string(aside)}' as published_snapshot__")
+        con.execute(f'attach {sql_string(source)} as "{catalog}" (read_only)')  # ATTACH takes no parameters
+        con.execute(f"attach {sql_string(aside)} as published_snapshot__")
         tables = con.execute("select table_schema, table_name from information_schema.tables "
                              "where table_catalog = ? and table_schema in "
                              f"({', '.join('?' * len(schemas))}) order by all", [source.stem, *schemas]).fetchall()
