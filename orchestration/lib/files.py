@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ml.scoring_sql import quote_identifier, sql_string
-from orchestration.lib.contract import RAW_TABLES
+from orchestration.lib.contract import RAW_TABLES, Column
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet"}
 PROVENANCE_COLUMNS = {"_source": "varchar", "_file": "varchar", "_loaded_at": "timestamp"}
@@ -237,6 +237,35 @@ def _typed(column: str, sql_type: str, as_text: bool) -> tuple[str, str]:
     return text, f"try_cast({text} as {sql_type})"
 
 
+def value_checks(column: str, sql_type: str, written: str, typed: str,
+                 rule: Column | None) -> list[tuple[str, str, str]]:
+    """(column, condition, reason) for one column's values, in the order they are judged: the contract's rules,
+    the one home of them for every load (sources files and by-table files alike)."""
+    shown = f"replace(cast({written} as varchar), chr(0), '\\0')"
+    checks = []
+    if rule and rule.required:
+        checks.append((column, f"{written} is null", "'missing'"))
+    checks.append((column, f"{written} is not null and {typed} is null",
+                   f"'cannot read \"' || {shown} || '\" as {sql_type}'"))
+    if sql_type == "DOUBLE":
+        checks.append((column, f"not isfinite({typed})", f"'not a finite number: ' || {shown}"))
+    if rule and rule.not_negative:
+        checks.append((column, f"{typed} < 0", f"'negative, which cannot be right: ' || {shown}"))
+    if rule and rule.max_abs is not None:
+        checks.append((column, f"abs({typed}) > {rule.max_abs}",
+                       f"'beyond ±{rule.max_abs:,.0f}, which cannot be right: ' || {shown}"))
+    return checks
+
+
+def why_untrusted(checks: list[tuple[str, str, str]]) -> str:
+    """The select-list columns _column and _reason: the first failed check's column and reason (NULL: trusted)."""
+    if not checks:
+        return "cast(null as varchar) as _column, cast(null as varchar) as _reason"
+    column_case = "case " + " ".join(f"when {c} then {sql_string(n)}" for n, c, _ in checks) + " end"
+    reason_case = "case " + " ".join(f"when {c} then {sql_string(n + ': ')} || {r}" for n, c, r in checks) + " end"
+    return f"{column_case} as _column, {reason_case} as _reason"
+
+
 def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: bool) -> tuple[list[str], list[str]]:
     """_staged -> view _mapped: raw.<table>'s columns typed, and why a row cannot be trusted (_column, _reason)."""
     file_columns = [r[0] for r in con.execute("describe _staged").fetchall() if r[0] != "_line"]
@@ -261,23 +290,9 @@ def _validate(con: duckdb.DuckDBPyConnection, path: Path, table: str, as_text: b
             continue
         written, typed = _typed(column, sql_type, as_text)
         selected.append(f"{typed} as {quote_identifier(column)}")
-        rule = rules.get(column)
-        shown = f"replace(cast({written} as varchar), chr(0), '\\0')"
-        if rule and rule.required:
-            checks.append((column, f"{written} is null", "'missing'"))
-        checks.append((column, f"{written} is not null and {typed} is null",
-                       f"'cannot read \"' || {shown} || '\" as {sql_type}'"))
-        if sql_type == "DOUBLE":
-            checks.append((column, f"not isfinite({typed})", f"'not a finite number: ' || {shown}"))
-        if rule and rule.not_negative:
-            checks.append((column, f"{typed} < 0", f"'negative, which cannot be right: ' || {shown}"))
-        if rule and rule.max_abs is not None:
-            checks.append((column, f"abs({typed}) > {rule.max_abs}",
-                           f"'beyond ±{rule.max_abs:,.0f}, which cannot be right: ' || {shown}"))
-    column_case = "case " + " ".join(f"when {c} then {sql_string(n)}" for n, c, _ in checks) + " end"
-    reason_case = "case " + " ".join(f"when {c} then {sql_string(n + ': ')} || {r}" for n, c, r in checks) + " end"
+        checks += value_checks(column, sql_type, written, typed, rules.get(column))
     con.execute(f"create or replace temp view _mapped as select _line, {', '.join(selected)}, "
-                f"{column_case} as _column, {reason_case} as _reason from _staged")
+                f"{why_untrusted(checks)} from _staged")
     return list(target), [c for c in file_columns if c not in target]
 
 

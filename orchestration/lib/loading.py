@@ -26,8 +26,8 @@ import pandas as pd
 
 from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.contract import RAW_TABLES, Column, columns_of
-from orchestration.lib.files import (LEDGER, QUARANTINE, insert_each_key_once, _ensure_ledger, accepted_lines,
-                                     ensure_raw_table, sha256_of)
+from orchestration.lib.files import (LEDGER, QUARANTINE, _ensure_ledger, accepted_lines, ensure_raw_table,
+                                     insert_each_key_once, sha256_of, value_checks, why_untrusted)
 from orchestration.lib.sources import Source, SourcesFile
 
 ID_KEYS = "raw._id_keys"  # ids that are not integers, by the integer key they are loaded under
@@ -147,25 +147,13 @@ def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> Non
                     f"cast(hash({sql_string(column.name)}, {raw}) % {ID_KEY_SPACE} as BIGINT) end)")
             keyed[column.name] = raw
         casts[column.name] = cast
-        if column.required:
-            checks.append((column.name, f"{raw} is null", "'missing'"))
-        checks.append((column.name, f"{raw} is not null and {cast} is null",
-                       f"'cannot read \"' || {raw} || '\" as {column.sql_type}'"))
-        if column.sql_type == "DOUBLE":
-            checks.append((column.name, f"not isfinite({cast})", "'not a finite number'"))
-        if column.not_negative:
-            checks.append((column.name, f"{cast} < 0", "'negative, which cannot be right'"))
-        if column.max_abs is not None:
-            checks.append((column.name, f"abs({cast}) > {column.max_abs}", f"'beyond ±{column.max_abs:,.0f}'"))
+        checks += value_checks(column.name, column.sql_type, raw, cast, column)
     if source.entity == "transactions" and "quantity" in casts:
         checks.append(("quantity", f"{casts['quantity']} = 0", "'quantity is 0'"))
     selected = ", ".join(f"{expr} as {quote_identifier(name)}" for name, expr in casts.items())
-    column_case = "case " + " ".join(f"when {c} then {sql_string(n)}" for n, c, _ in checks) + " end" if checks else "null"
-    reason_case = ("case " + " ".join(f"when {c} then {sql_string(n + ': ')} || {r}" for n, c, r in checks) + " end"
-                   if checks else "null")
     originals = "".join(f", {raw} as {quote_identifier('_text_' + name)}" for name, raw in keyed.items())
     con.execute(f"create or replace temp table _mapped as select _line, {selected}{originals}, "
-                f"{column_case} as _column, {reason_case} as _reason from _file")
+                f"{why_untrusted(checks)} from _file")
     # every id not written as its integer ("C-00123", "000123"), also on quarantined lines: the marts show it
     for name in keyed:
         text = quote_identifier('_text_' + name)
