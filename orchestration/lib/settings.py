@@ -25,6 +25,10 @@ DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 SNAPSHOT_ENV = "MICROSEG_SNAPSHOT"  # the published read-only copy `make sql` opens (default: beside the warehouse)
 LOCK_WAIT_ENV = "MICROSEG_LOCK_WAIT_SECONDS"  # how long a writer waits for a lock another process holds
 DEFAULT_LOCK_WAIT_SECONDS = 180.0
+# DuckDB's own default is 80% of the machine's memory, per process: with a Python step's frames beside it,
+# a 10M-customer build would run the machine out of memory (no swap). Beyond the limit DuckDB spills to disk.
+DUCKDB_MEMORY_ENV = "MICROSEG_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_SHARE = 0.5
 
 # DuckDB allows one writing process per file: every asset that writes the warehouse runs in
 # this pool, and dagster.yaml gives pools one slot, so writers queue instead of colliding.
@@ -55,6 +59,16 @@ def lock_wait_seconds() -> float:
         return float(value) if value else DEFAULT_LOCK_WAIT_SECONDS
     except ValueError:
         raise ValueError(f"{LOCK_WAIT_ENV} must be a number of seconds, not {value!r}") from None
+
+
+def duckdb_memory_limit() -> str:
+    """``MICROSEG_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``), else half this machine's memory: every DuckDB session's cap,
+    dbt's included (profiles.yml reads the same variable)."""
+    value = os.environ.get(DUCKDB_MEMORY_ENV, "").strip()
+    if value:
+        return value
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(int(total * DEFAULT_DUCKDB_MEMORY_SHARE / 2**20), 512)}MB"
 
 
 def _beside_warehouse(env: str, folder: str) -> Path:

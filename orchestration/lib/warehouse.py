@@ -22,7 +22,8 @@ import duckdb
 import pandas as pd
 
 from ml.scoring_sql import sql_string
-from orchestration.lib.settings import LOCK_WAIT_ENV, lock_wait_seconds, snapshot_path, warehouse_path
+from orchestration.lib.settings import (DUCKDB_MEMORY_ENV, LOCK_WAIT_ENV, duckdb_memory_limit, lock_wait_seconds,
+                                        snapshot_path, warehouse_path)
 
 log = logging.getLogger("microseg.warehouse")  # a Dagster-managed logger (dagster.yaml): its lines reach the run log
 LOCK_ERROR = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
@@ -42,7 +43,8 @@ def open_with_retry(path: Path, read_only: bool = False,
     deadline, pause, told = time.monotonic() + budget, FIRST_RETRY_SECONDS, False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
         except duckdb.IOException as error:
             if not LOCK_ERROR.search(str(error)):
                 raise
@@ -57,6 +59,13 @@ def open_with_retry(path: Path, read_only: bool = False,
                 told = True
             time.sleep(pause)
             pause = min(pause * 2, LONGEST_RETRY_SECONDS)
+    limit = duckdb_memory_limit()
+    try:  # a SET, not a connect option: another session of this process may have opened the file without one
+        con.execute(f"set memory_limit = {sql_string(limit)}")
+    except duckdb.Error as error:
+        con.close()
+        raise ValueError(f"{DUCKDB_MEMORY_ENV} must be a size such as 4GB or 512MB, not {limit!r}") from error
+    return con
 
 
 @contextmanager

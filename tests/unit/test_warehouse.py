@@ -29,3 +29,16 @@ def test_a_history_table_gains_new_columns_instead_of_failing(tmp_path):
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("select run_id, left_out from segments.runs order by 1").fetchall() == [
             ("r1", None), ("r2", "{}")]
+
+
+def test_every_session_is_capped_at_the_configured_memory_and_a_bad_cap_is_named(tmp_path, monkeypatch):
+    from orchestration.lib.warehouse import connect
+
+    monkeypatch.setenv("MICROSEG_DUCKDB_MEMORY_LIMIT", "1GB")
+    with connect(path=tmp_path / "w.duckdb") as con:
+        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    assert limit in ("953.6 MiB", "1.0 GiB", "1000.0 MiB")  # DuckDB prints 1GB (10^9 bytes) in MiB
+    monkeypatch.setenv("MICROSEG_DUCKDB_MEMORY_LIMIT", "plenty")
+    with pytest.raises(ValueError, match="MICROSEG_DUCKDB_MEMORY_LIMIT must be a size such as 4GB.*'plenty'"):
+        with connect(path=tmp_path / "w.duckdb"):
+            pass

@@ -23,7 +23,8 @@ from orchestration.defs.transform.translator import translator
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
 from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
 from orchestration.lib.metadata import table_metadata
-from orchestration.lib.settings import WAREHOUSE_ENV, WAREHOUSE_POOL, parse_as_of_date
+from orchestration.lib.settings import (DUCKDB_MEMORY_ENV, WAREHOUSE_ENV, WAREHOUSE_POOL, duckdb_memory_limit,
+                                        parse_as_of_date)
 
 SEGMENT_MARTS = "marts.segments resource_type:snapshot"  # dbt selector: the models over the segmentation's tables, and the membership snapshot
 
@@ -84,6 +85,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
            analysis: AnalysisSettings) -> Iterator:
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
+    os.environ[DUCKDB_MEMORY_ENV] = duckdb_memory_limit()  # the same memory cap as the run's own sessions
     dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
     # waits while another process (an analyst's session on the live file) holds the lock
     invocation, events = build_waiting_for_lock(context, dbt, dbt_build_args(dbt_vars), warehouse.resolved_path())
