@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 KEEP_ID_FROM = 0.5  # Jaccard overlap at or above which a new segment keeps its predecessor's id
 # ... unless this share of the shared customers no longer fit the old segment (they were scored beyond its
@@ -57,6 +56,8 @@ def _hungarian(overlaps: pd.DataFrame) -> list[tuple[str, str, float]]:
     if overlaps.empty:
         return []
     grid = overlaps.pivot_table(index="previous", columns="current", values="jaccard", fill_value=0.0)
+    from scipy.optimize import linear_sum_assignment  # here, not at import: most step processes never match ids
+
     rows, cols = linear_sum_assignment(-grid.to_numpy())
     return [(grid.index[r], grid.columns[c], float(grid.iat[r, c])) for r, c in zip(rows, cols)]
 

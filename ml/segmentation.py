@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, silhouette_score
-from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from ml.features import FeatureScaler, fit_scaler
@@ -116,6 +113,11 @@ def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def _fit(X: np.ndarray, k: int, algorithm: str, seed: int, init: np.ndarray | None = None, n_init: int = FIT_INITS):
     """One clustering with k groups; ``init`` (k x features) starts it from given centroids."""
+    # scikit-learn is imported where it is used: every Dagster step process loads this module, and only the
+    # segmentation step fits (the import costs some 2 s of CPU per process)
+    from sklearn.cluster import KMeans
+    from sklearn.mixture import GaussianMixture
+
     if algorithm == "gmm":
         if init is not None:
             return GaussianMixture(k, covariance_type="diag", means_init=init, random_state=seed, reg_covar=1e-4).fit(X)
@@ -142,7 +144,7 @@ def _warm_start(X: np.ndarray, prior: np.ndarray | None, min_members: int) -> np
 
 
 def _centroids(model) -> np.ndarray:
-    return model.means_ if isinstance(model, GaussianMixture) else model.cluster_centers_
+    return model.means_ if hasattr(model, "means_") else model.cluster_centers_  # a mixture, else k-means
 
 
 def nearest_centroid(X: np.ndarray, centroids: np.ndarray, chunk: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +163,8 @@ def nearest_centroid(X: np.ndarray, centroids: np.ndarray, chunk: int = 200_000)
 def _bootstrap_jaccard(X: np.ndarray, labels: np.ndarray, k: int, config: SegmentationConfig,
                        rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """Hennig's clusterboot: per cluster, mean best Jaccard with clusters refitted on resamples."""
+    from sklearn.metrics import adjusted_rand_score
+
     jaccards = np.zeros((config.bootstrap_rounds, k))
     aris = []
     for b in range(config.bootstrap_rounds):
@@ -201,6 +205,8 @@ def choose_k(X: np.ndarray, k_min: int, k_max: int, config: SegmentationConfig,
     With ``warm`` (the previous segments' centres), every k from their number up is fitted from them; their
     number is kept unless a cold k scores better by more than CONTINUITY_MARGIN, else the fewest extra. Returns the
     chosen k, every candidate's scores and the chosen k's initial centroids (None: a cold start)."""
+    from sklearn.metrics import calinski_harabasz_score, silhouette_score
+
     k_max = min(k_max, len(X) - 1)
     rows = []
     sil_idx = _sample_index(len(X), config.silhouette_sample, rng)

@@ -4,20 +4,26 @@ import base64
 import io
 
 import dagster as dg
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
+
+def pyplot():
+    """matplotlib's pyplot, drawing off-screen (no display on servers). Imported on first use: every Dagster step
+    process loads the modules that chart, and most of them never draw (pyplot costs over a second to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def png_base64(fig, dpi: int = 80) -> str:
     """The figure as a base64 PNG (for a data: URI), closed afterwards."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -27,6 +33,9 @@ def _to_markdown_image(fig) -> dg.MetadataValue:
 
 def segments_chart(profiles: pd.DataFrame, X: np.ndarray, macro_labels: np.ndarray, seed: int) -> dg.MetadataValue:
     """Left: micro segment sizes, coloured by macro. Right: a 2-D PCA projection of a sample."""
+    from sklearn.decomposition import PCA
+
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     micro = profiles[profiles["level"] == "micro"].sort_values("segment_id")
     macros = sorted(profiles.loc[profiles["level"] == "macro", "segment_id"])
@@ -55,7 +64,7 @@ def migration_figure(moves: pd.DataFrame):
     """The migration grid as a matplotlib figure (the report embeds it too)."""
     grid = moves.pivot_table(index="from_segment_id", columns="to_segment_id", values="customers", aggfunc="sum",
                              fill_value=0)
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * grid.shape[1] + 2), max(4, 0.35 * grid.shape[0] + 1.5)))
+    fig, ax = pyplot().subplots(figsize=(max(6, 0.45 * grid.shape[1] + 2), max(4, 0.35 * grid.shape[0] + 1.5)))
     ax.imshow(np.log1p(grid.to_numpy()), cmap="Blues", aspect="auto")
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=90, fontsize=7)
     ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=7)

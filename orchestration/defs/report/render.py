@@ -16,18 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # no display on servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ml.explanations import feature_label  # noqa: E402
-from ml.profiles import RATE_KPIS  # noqa: E402
-from ml.segmentation import UNSTABLE_BELOW  # noqa: E402
-from orchestration.lib.charts import migration_figure, png_base64  # noqa: E402
-from orchestration.lib.warehouse import connect, has_table  # noqa: E402
+from ml.explanations import feature_label
+from ml.profiles import RATE_KPIS
+from ml.segmentation import UNSTABLE_BELOW
+from orchestration.lib.charts import migration_figure, png_base64, pyplot
+from orchestration.lib.warehouse import connect, has_table
 
 TRAITS_PER_CARD = 6
 KPI_WORDS = {"conversion_rate": "Campaign conversion", "open_rate": "Open rate", "click_rate": "Click rate",
@@ -87,7 +83,7 @@ def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
 # ---------- charts ----------
 
 def _colours(macro_ids) -> dict[str, tuple]:
-    return {m: plt.cm.tab10(i % 10) for i, m in enumerate(sorted(macro_ids))}
+    return {m: pyplot().cm.tab10(i % 10) for i, m in enumerate(sorted(macro_ids))}
 
 
 def map_figure(profiles: pd.DataFrame):
@@ -96,7 +92,7 @@ def map_figure(profiles: pd.DataFrame):
     macro = profiles[profiles["level"] == "macro"]
     micro = profiles[profiles["level"] == "micro"]
     colours = _colours(macro["segment_id"])
-    fig, ax = plt.subplots(figsize=(11, 5.5))
+    fig, ax = pyplot().subplots(figsize=(11, 5.5))
     for _, m in macro.iterrows():
         ax.scatter(m["customers"], m["avg_customer_value"], s=3000 * m["share_of_revenue"] + 60, marker="s",
                    facecolor="none", edgecolor=colours[m["segment_id"]], linewidth=2)
@@ -122,7 +118,7 @@ def traits_figure(traits: pd.DataFrame, colour) -> object | None:
     if t.empty:
         return None
     t = t.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(4.6, 0.34 * len(t) + 0.7))
+    fig, ax = pyplot().subplots(figsize=(4.6, 0.34 * len(t) + 0.7))
     ax.barh([feature_label(f) for f in t["feature"]], t["index"],
             color=[colour if i >= 100 else "#b0b0b0" for i in t["index"]])
     ax.axvline(100, color="black", linewidth=0.8)
@@ -249,10 +245,12 @@ text-align:right}.kpis td:first-child,.kpis th:first-child{text-align:left}
 
 def render_html(data: ReportData) -> str:
     """The whole page as one self-contained HTML string (charts inline, no external resources)."""
+    from matplotlib.colors import to_hex
+
     p = data.profiles
     macro = p[p["level"] == "macro"].sort_values("customers", ascending=False)
     colours = _colours(macro["segment_id"])
-    hex_colour = {m: matplotlib.colors.to_hex(c) for m, c in colours.items()}
+    hex_colour = {m: to_hex(c) for m, c in colours.items()}
     history = data.kpi_history
     groups = []
     for _, m in macro.iterrows():
