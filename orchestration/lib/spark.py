@@ -124,3 +124,19 @@ def load_raw_into_spark(warehouse: Path, spark, folder: Path | None = None) -> l
     exports = export_raw_tables(warehouse, folder)
     register_raw_tables(spark, exports)
     return exports
+
+
+def run_dbt(args: list[str], work_dir: Path) -> None:
+    """``dbt <args> --target spark`` in this process, on its SparkSession (dbt-spark's session method finds it).
+    dbt's target/ and logs/ go to ``work_dir``: the project's own manifest, which Dagster reads, stays DuckDB's.
+    A failed build raises with every failed node and its message."""
+    from dbt.cli.main import dbtRunner
+
+    spark_session()  # first, so the profile's MICROSEG_SPARK_DIR is absolute when dbt renders it
+    result = dbtRunner().invoke([
+        *args, "--target", "spark", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")])
+    if not result.success:
+        failed = [f"{r.node.unique_id}: {r.message}" for r in getattr(result.result, "results", None) or []
+                  if str(r.status) in ("error", "fail")]
+        raise RuntimeError(f"dbt {' '.join(args)} on Spark failed: " + ("; ".join(failed) or str(result.exception)))
