@@ -63,6 +63,9 @@ def engines(tmp_path_factory, spark, dbt_manifest):
     """The demo on DuckDB (a real refresh_features run), then the same raw tables and dbt models on Spark."""
     from orchestration.defs.transform.assets import SEGMENT_MARTS
     from orchestration.lib.spark import load_raw_into_spark, run_dbt
+    from orchestration.lib.warnings import quiet_library_warnings
+
+    quiet_library_warnings()  # a module fixture runs before the per-test autouse filter
 
     root = tmp_path_factory.mktemp("engines")
     warehouse = root / "warehouse.duckdb"
