@@ -21,6 +21,7 @@ from orchestration.lib.dbt import manifest
 from orchestration.lib.settings import DBT_PROJECT_DIR, SPARK_DIR_ENV, spark_path
 
 RAW_SCHEMA = "raw"
+SPARK_LOG_CONFIG_ENV = "MICROSEG_SPARK_LOG_CONFIG"  # Spark's log4j2 settings (profiles.yml reads it too)
 
 
 def spark_settings(target: str = "spark") -> dict[str, str]:
@@ -31,6 +32,7 @@ def spark_settings(target: str = "spark") -> dict[str, str]:
     import yaml
 
     os.environ[SPARK_DIR_ENV] = str(spark_path())
+    os.environ.setdefault(SPARK_LOG_CONFIG_ENV, str(DBT_PROJECT_DIR / "spark" / "log4j2.properties"))
 
     def env_var(name: str, default: str | None = None) -> str:
         if name in os.environ:
@@ -80,10 +82,9 @@ class RawExport:
 
 
 def export_raw_tables(warehouse: Path, folder: Path, tables: list[str] | None = None) -> list[RawExport]:
-    """Each raw table of the DuckDB ``warehouse`` to ``folder/<table>/data.parquet`` (a folder per table: a Spark
-    table's location is a folder), in one read-only session that
-    is closed before returning (a read-only session would block the next writer). A table the sources declare
-    but the load area never created (an audit table no load needed) is skipped; dbt names it if a model reads it."""
+    """Each raw table of the DuckDB ``warehouse`` to ``folder/<table>/data.parquet`` (a Spark table's location is
+    a folder), in one read-only session closed before returning (an open one would block the next writer). A
+    table the sources declare but the load area never created is skipped; dbt names it if a model reads it."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = tables or source_tables()
     exports = []
@@ -116,12 +117,19 @@ def register_raw_tables(spark, exports: list[RawExport]) -> None:
 
 
 def load_raw_into_spark(warehouse: Path, spark, folder: Path | None = None) -> list[RawExport]:
-    """The DuckDB load area's raw tables as Spark's ``raw.<table>``: exported to ``folder`` (default
-    ``<spark dir>/raw``, replaced whole so no file of an earlier export lingers), then registered."""
+    """The DuckDB load area's raw tables as Spark's ``raw.<table>`` over ``folder`` (default ``<spark dir>/raw``).
+
+    The export is written beside it first and only replaces ``folder`` whole once every table is written: an
+    export that fails leaves the previous raw tables as they were, and no file of an earlier export lingers."""
     folder = folder or spark_path() / "raw"
+    staged = folder.with_name(folder.name + ".next")
+    if staged.exists():
+        shutil.rmtree(staged)  # a failed export's leftovers
+    exports = export_raw_tables(warehouse, staged)
     if folder.exists():
         shutil.rmtree(folder)
-    exports = export_raw_tables(warehouse, folder)
+    staged.rename(folder)
+    exports = [RawExport(e.table, e.rows, folder / e.table) for e in exports]
     register_raw_tables(spark, exports)
     return exports
 
