@@ -116,12 +116,9 @@ def register_raw_tables(spark, exports: list[RawExport]) -> None:
             raise RuntimeError(f"Spark reads {rows} rows in {name} ({export.path}) but DuckDB exported {export.rows}")
 
 
-def load_raw_into_spark(warehouse: Path, spark, folder: Path | None = None) -> list[RawExport]:
-    """The DuckDB load area's raw tables as Spark's ``raw.<table>`` over ``folder`` (default ``<spark dir>/raw``).
-
-    The export is written beside it first and only replaces ``folder`` whole once every table is written: an
-    export that fails leaves the previous raw tables as they were, and no file of an earlier export lingers."""
-    folder = folder or spark_path() / "raw"
+def replace_raw_export(warehouse: Path, folder: Path) -> list[RawExport]:
+    """``export_raw_tables`` into ``folder``, written beside it first and swapped in whole once every table is
+    written: an export that fails leaves the previous files as they were, and no file of an earlier one lingers."""
     staged = folder.with_name(folder.name + ".next")
     if staged.exists():
         shutil.rmtree(staged)  # a failed export's leftovers
@@ -129,7 +126,12 @@ def load_raw_into_spark(warehouse: Path, spark, folder: Path | None = None) -> l
     if folder.exists():
         shutil.rmtree(folder)
     staged.rename(folder)
-    exports = [RawExport(e.table, e.rows, folder / e.table) for e in exports]
+    return [RawExport(e.table, e.rows, folder / e.table) for e in exports]
+
+
+def load_raw_into_spark(warehouse: Path, spark, folder: Path | None = None) -> list[RawExport]:
+    """The DuckDB load area's raw tables as Spark's ``raw.<table>`` over ``folder`` (default ``<spark dir>/raw``)."""
+    exports = replace_raw_export(warehouse, folder or spark_path() / "raw")
     register_raw_tables(spark, exports)
     return exports
 
