@@ -9,7 +9,9 @@ million customers needs no more memory in Python than scoring ten.
 The SQL is portable on purpose: CTEs, CASE, ln/sqrt/least/greatest, a cross join
 with a handful of centroids and ``row_number()`` for the nearest one. DuckDB, Trino,
 Spark SQL, Postgres and Snowflake all accept it. Constants are written in exponent
-form so every engine reads them as DOUBLE, not DECIMAL.
+form so every engine reads them as DOUBLE, not DECIMAL. Only identifiers are quoted
+differently: Spark SQL (ANSI mode off, as dbt-spark runs it) reads "x" as a string
+literal, so ``dialect="spark"`` quotes them with backticks.
 """
 
 from __future__ import annotations
@@ -23,20 +25,27 @@ def sql_number(value: float) -> str:
     return f"{float(value):.17e}"
 
 
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+# how each SQL dialect quotes an identifier; "ansi" is DuckDB's, Trino's, Postgres' and Snowflake's
+IDENTIFIER_QUOTES = {"ansi": '"', "spark": "`"}
 
 
-def sql_string(value: str) -> str:
-    """A SQL string literal."""
+def quote_identifier(name: str, dialect: str = "ansi") -> str:
+    quote = IDENTIFIER_QUOTES[dialect]
+    return quote + name.replace(quote, quote * 2) + quote
+
+
+def sql_string(value: str, dialect: str = "ansi") -> str:
+    """A SQL string literal. Spark reads '' as two adjacent literals and a backslash as an escape."""
+    if dialect == "spark":
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _scaled_expression(row) -> str:
+def _scaled_expression(row, dialect: str) -> str:
     """One output column of the clustering matrix, exactly as ``FeatureScaler.transform`` computes it."""
-    source = quote_identifier(row.source_column)
+    source = quote_identifier(row.source_column, dialect)
     if row.kind == "onehot":
-        x = f"case when {source} = {sql_string(row.category_value)} then 1.0 else 0.0 end"
+        x = f"case when {source} = {sql_string(row.category_value, dialect)} then 1.0 else 0.0 end"
     else:
         x = f"coalesce(cast({source} as double), {sql_number(row.fill_value)})"
         if row.log1p:
@@ -46,17 +55,17 @@ def _scaled_expression(row) -> str:
 
 
 def _level_ctes(name: str, scaling: pd.DataFrame, centroids: pd.DataFrame, source: str,
-                where: str = "") -> list[str]:
+                where: str = "", dialect: str = "ansi") -> list[str]:
     """CTEs that scale the rows of ``source`` for one model and pick each row's nearest centroid.
 
     The last, ``<name>_nearest``, holds (customer_id, segment_id, distance).
     """
     params = scaling.reset_index(drop=True)
     columns = [f"x{i}" for i in range(len(params))]
-    scaled = ",\n        ".join(f"{_scaled_expression(row)} as {col}" for row, col in zip(params.itertuples(), columns))
+    scaled = ",\n        ".join(f"{_scaled_expression(row, dialect)} as {col}" for row, col in zip(params.itertuples(), columns))
     wide = centroids.pivot(index="segment_id", columns="output_column", values="value")[params["output_column"]]
     values = ",\n        ".join(
-        "(" + ", ".join([sql_string(sid), *(sql_number(v) for v in vec)]) + ")"
+        "(" + ", ".join([sql_string(sid, dialect), *(sql_number(v) for v in vec)]) + ")"
         for sid, vec in zip(wide.index, wide.to_numpy())
     )
     squared = "\n            + ".join(f"(s.{c} - c.{c}) * (s.{c} - c.{c})" for c in columns)
@@ -74,25 +83,27 @@ def _level_ctes(name: str, scaling: pd.DataFrame, centroids: pd.DataFrame, sourc
     return ctes
 
 
-def scoring_sql(scaling: pd.DataFrame, centroids: pd.DataFrame, features_relation: str) -> str:
+def scoring_sql(scaling: pd.DataFrame, centroids: pd.DataFrame, features_relation: str,
+                dialect: str = "ansi") -> str:
     """A SELECT that assigns every row of ``features_relation`` to the model in the two tables.
 
     ``scaling`` and ``centroids`` are one run's rows of ``segments.model_scaling`` and
     ``segments.model_centroids``; ``features_relation`` is a table name or a parenthesised
-    query with ``customer_id`` and the model's source columns.
+    query with ``customer_id`` and the model's source columns. ``dialect`` is a key of
+    ``IDENTIFIER_QUOTES``: how the engine quotes a column name.
     """
     if scaling.empty or centroids.empty:
         raise ValueError("no fitted model to score with: run the segmentation (segment_customers job) first")
     ctes = [f"features as (\n    select * from {features_relation}\n)"]
     ctes += _level_ctes("macro", level_rows(scaling, "macro", None), level_rows(centroids, "macro", None),
-                        "features")
+                        "features", dialect=dialect)
     ctes.append(f"with_macro as (\n    select f.*, m.segment_id as macro_segment_id__, m.distance as macro_distance__\n"
                 f"    from features as f\n    inner join macro_nearest as m on f.customer_id = m.customer_id\n)")
     micro_selects = []
     for i, parent in enumerate(sorted(level_rows(centroids, "macro", None)["segment_id"].unique())):
         ctes += _level_ctes(
             f"micro{i}", level_rows(scaling, "micro", parent), level_rows(centroids, "micro", parent), "with_macro",
-            where=f"\n    where macro_segment_id__ = {sql_string(parent)}",
+            where=f"\n    where macro_segment_id__ = {sql_string(parent, dialect)}", dialect=dialect,
         )
         micro_selects.append(f"select customer_id, segment_id, distance from micro{i}_nearest")
     ctes.append("micro as (\n    " + "\n    union all\n    ".join(micro_selects) + "\n)")

@@ -20,6 +20,7 @@ DEMO_ENV = "MICROSEG_DEMO"  # "1" loads the demo generator and its checks (make 
 SOURCES_ENV = "MICROSEG_SOURCES"  # a sources file mapping a retailer's exports onto the input contract
 EXPORTS_ENV = "MICROSEG_EXPORTS"  # audience exports, one folder per run: <exports>/<export_id>/
 REPORTS_ENV = "MICROSEG_REPORTS"  # the segment report: <reports>/<result_id>/index.html and latest/index.html
+SPARK_DIR_ENV = "MICROSEG_SPARK_DIR"  # the Spark target's Parquet warehouse and metastore (profiles.yml reads it too)
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 SNAPSHOT_ENV = "MICROSEG_SNAPSHOT"  # the published read-only copy `make sql` opens (default: beside the warehouse)
@@ -95,6 +96,12 @@ def exports_path() -> Path:
 def reports_path() -> Path:
     """Folder of the static segment reports: ``MICROSEG_REPORTS``, else ``reports/`` beside the warehouse."""
     return _beside_warehouse(REPORTS_ENV, "reports")
+
+
+def spark_path() -> Path:
+    """The Spark target's folder (warehouse/, metastore_db/, raw exports): ``MICROSEG_SPARK_DIR``, else ``spark/``
+    beside the warehouse."""
+    return _beside_warehouse(SPARK_DIR_ENV, "spark")
 
 
 def sources_file() -> Path | None:

@@ -1,7 +1,7 @@
 -- depends_on: {{ ref('int_order_items__checked') }}, {{ ref('stg_shop__products') }}
 {%- set categories = top_categories() %}
 {%- set named = [] %}
-{%- for category, slug in categories if category is not none %}{% do named.append("'" ~ category | replace("'", "''") ~ "'") %}{% endfor %}
+{%- for category, slug in categories if category is not none %}{% do named.append(text_literal(category)) %}{% endfor %}
 -- What each customer buys: share of units per category (affinity: one laptop must not
 -- outweigh twenty groceries, so units, not spend), top category by spend, price level and
 -- own-brand share, from the sale lines of trusted, non-cancelled orders.
@@ -51,7 +51,7 @@ select
     t.customer_id,
     {% for category, slug in categories -%}
     {%- set match = "c.category not in (" ~ named | join(", ") ~ ")" if category is none
-                    else "c.category = '" ~ category | replace("'", "''") ~ "'" -%}
+                    else "c.category = " ~ text_literal(category) -%}
     {{ safe_ratio("sum(case when " ~ match ~ " then c.units else 0 end)", 't.units') }} as share_{{ slug }},
     {% endfor -%}
     t.categories_bought,

@@ -9,7 +9,7 @@ with touches as (
         sum(case when clicked then 1 else 0 end) as clicked,
         sum(case when converted then 1 else 0 end) as conversions
         {%- for value, slug in touch_channels %}
-        {%- set is_channel = "channel = '" ~ value | replace("'", "''") ~ "'" %},
+        {%- set is_channel = "channel = " ~ text_literal(value) %},
         sum(case when {{ is_channel }} then 1 else 0 end) as {{ slug }}_touches,
         sum(case when {{ is_channel }} and opened then 1 else 0 end) as {{ slug }}_opened,
         sum(case when {{ is_channel }} and clicked then 1 else 0 end) as {{ slug }}_clicked

@@ -1,0 +1,163 @@
+"""Issue #13: on the same raw tables, DuckDB and Spark give the same features, the same segment for every
+customer under one fitted model, and the same profiles.
+
+Real engines only: the demo retailer is loaded by the DuckDB loader and dbt-duckdb (a refresh_features
+materialisation), the same validated raw tables are exported to Parquet and registered in Spark, and the same
+dbt project builds on Spark (local[2], in this process). Run with `make test-spark` (needs Java 17).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.profiles import build_profiles, trait_table
+from ml.scoring_sql import scoring_sql
+from ml.segmentation import SegmentationConfig, fit_segments, model_tables
+from tests.conftest import AS_OF, FAST_SEGMENTATION, load_defs, query
+
+pytestmark = pytest.mark.spark
+
+CUSTOMERS = 2_000
+TOLERANCE = 1e-6  # features are rounded to 9 decimals; sums in another order may move the last of them
+SEGMENTATION = {k: v for k, v in FAST_SEGMENTATION.items() if k != "total_budget"}
+BUDGET = FAST_SEGMENTATION["total_budget"]
+FEATURES = "marts.customer_features_wide"
+
+
+def spark_frame(spark, sql: str) -> pd.DataFrame:
+    """A Spark query's rows as a DataFrame (collected: the test's tables are a few thousand rows)."""
+    df = spark.sql(sql)
+    return pd.DataFrame.from_records([tuple(r) for r in df.collect()], columns=df.columns)
+
+
+def like(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``reference``'s pandas dtypes (Spark rows arrive as Python objects: dates, None in ints)."""
+    out = frame.copy()
+    for column, dtype in reference.dtypes.items():
+        out[column] = pd.to_datetime(out[column]).astype(dtype) if dtype.kind == "M" else out[column].astype(dtype)
+    return out
+
+
+def max_differences(duck: pd.DataFrame, spark: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per column: the largest absolute difference (numbers) or the rows that differ (anything else)."""
+    both = duck.merge(spark, on=key, suffixes=("_duckdb", "_spark"), validate="one_to_one")
+    rows = []
+    for column in (c for c in duck.columns if c != key):
+        a, b = both[f"{column}_duckdb"], both[f"{column}_spark"]
+        if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
+            a, b = a.astype(float), b.astype(float)
+            same_nulls = (a.isna() == b.isna()).all()
+            diff = float(np.nanmax(np.abs(a - b))) if a.notna().any() else 0.0
+            rows.append({"column": column, "max_abs_diff": diff if same_nulls else np.inf, "rows_differing": 0})
+        else:
+            differ = ~((a == b) | (a.isna() & b.isna()))
+            rows.append({"column": column, "max_abs_diff": np.nan, "rows_differing": int(differ.sum())})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory, spark, dbt_manifest):
+    """The demo on DuckDB (a real refresh_features run), then the same raw tables and dbt models on Spark."""
+    from orchestration.defs.transform.assets import SEGMENT_MARTS
+    from orchestration.lib.spark import load_raw_into_spark, run_dbt
+    from orchestration.lib.warnings import quiet_library_warnings
+
+    quiet_library_warnings()  # a module fixture runs before the per-test autouse filter
+
+    root = tmp_path_factory.mktemp("engines")
+    warehouse = root / "warehouse.duckdb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MICROSEG_WAREHOUSE", str(warehouse))
+        mp.setenv("MICROSEG_DEMO", "1")
+        mp.delenv("MICROSEG_LANDING", raising=False)
+        mp.delenv("MICROSEG_INBOX", raising=False)
+        result = load_defs().resolve_job_def("refresh_features").execute_in_process(
+            run_config={"ops": {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42,
+                                                            "reference_date": AS_OF}}},
+                        "resources": {"analysis": {"config": {"as_of_date": AS_OF}}}},
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        exports = load_raw_into_spark(warehouse, spark)
+    run_dbt(["build", "--vars", f"{{as_of_date: '{AS_OF}'}}", "--exclude", SEGMENT_MARTS], root / "dbt")
+    return warehouse, spark, exports
+
+
+def test_raw_tables_reach_spark_row_for_row(engines):
+    warehouse, spark, exports = engines
+    tables = {e.table: e.rows for e in exports}
+    assert {"customers", "orders", "order_items", "products", "web_events", "marketing_touches",
+            "_quarantine", "_loads"} <= set(tables)
+    for table, rows in tables.items():
+        assert query(warehouse, f'select count(*) as n from raw."{table}"')["n"][0] == rows
+        assert spark.sql(f"select count(*) from raw.`{table}`").first()[0] == rows
+
+
+def test_features_are_the_same_on_both_engines(engines):
+    warehouse, spark, _ = engines
+    duck = query(warehouse, f"select * from {FEATURES} order by customer_id")
+    on_spark = spark_frame(spark, f"select * from {FEATURES} order by customer_id")
+    assert list(on_spark.columns) == list(duck.columns)
+    assert len(duck) == CUSTOMERS and on_spark["customer_id"].tolist() == duck["customer_id"].tolist()
+    differences = max_differences(duck, like(on_spark, duck), "customer_id")
+    print(f"\nFeatures, DuckDB vs Spark ({len(duck):,} customers, {len(differences)} columns):\n"
+          + differences.to_markdown(index=False, floatfmt=".3g"))
+    numeric = differences.dropna(subset=["max_abs_diff"])
+    assert (numeric["max_abs_diff"] <= TOLERANCE).all(), numeric[numeric["max_abs_diff"] > TOLERANCE]
+    assert (differences["rows_differing"] == 0).all(), differences[differences["rows_differing"] > 0]
+    # the other marts the features come with, row for row
+    for table, key in [("marts.customer_exclusions", "customer_id"), ("marts.customer_holdouts", "customer_id")]:
+        d = query(warehouse, f"select * from {table} order by {key}")
+        s = like(spark_frame(spark, f"select * from {table} order by {key}"), d)
+        pd.testing.assert_frame_equal(s, d, check_exact=False, atol=TOLERANCE, obj=table)
+    report = "select * from marts.data_quality_report order by raw_table, rule, action"
+    d = query(warehouse, report)
+    pd.testing.assert_frame_equal(like(spark_frame(spark, report), d), d, obj="marts.data_quality_report")
+
+
+@pytest.fixture(scope="module")
+def scored(engines):
+    """One model fitted on the DuckDB features; its scoring SELECT run on each engine's features."""
+    warehouse, spark, _ = engines
+    duck = query(warehouse, f"select * from {FEATURES} order by customer_id")
+    result = fit_segments(duck, SegmentationConfig(**SEGMENTATION))
+    scaling, centroids = model_tables(result)
+    on_duck = query(warehouse, f"select * from ({scoring_sql(scaling, centroids, FEATURES)}) order by customer_id")
+    on_spark = spark_frame(spark, f"select * from ({scoring_sql(scaling, centroids, FEATURES, dialect='spark')}) "
+                                  "order by customer_id")
+    features_spark = like(spark_frame(spark, f"select * from {FEATURES} order by customer_id"), duck)
+    return result, (duck, on_duck), (features_spark, like(on_spark, on_duck))
+
+
+def test_every_customer_gets_the_same_segment_on_both_engines(scored):
+    result, (_, on_duck), (_, on_spark) = scored
+    assert len(on_duck) == CUSTOMERS and on_duck["customer_id"].tolist() == on_spark["customer_id"].tolist()
+    assert on_duck["segment_id"].nunique() >= 4  # a real model, not one segment for everyone
+    for level in ("macro_segment_id", "segment_id"):
+        moved = (on_duck[level] != on_spark[level]).sum()
+        assert moved == 0, f"{moved} customers get another {level} on Spark"
+    distances = {c: float((on_duck[c] - on_spark[c]).abs().max()) for c in ("macro_distance", "distance")}
+    print(f"\nScoring, DuckDB vs Spark ({len(on_duck):,} customers): every segment the same; "
+          f"largest distance differences {distances}")
+    assert max(distances.values()) <= TOLERANCE
+    # and both engines agree with the fit itself (the SELECT is the model, not an approximation of it)
+    fitted = result.assignments.sort_values("customer_id").reset_index(drop=True)
+    assert (fitted["segment_id"].to_numpy() == on_spark["segment_id"].to_numpy()).all()
+
+
+def test_profiles_are_the_same_on_both_engines(scored):
+    result, (duck_features, on_duck), (spark_features, on_spark) = scored
+    profiles = {}
+    for engine, features, assignments in [("duckdb", duck_features, on_duck), ("spark", spark_features, on_spark)]:
+        traits = trait_table(features, assignments)
+        profiles[engine] = build_profiles(features, assignments, result.stability(), traits, BUDGET) \
+            .sort_values("segment_id").reset_index(drop=True)
+    duck, spark = profiles["duckdb"], profiles["spark"]
+    assert duck["segment_name"].is_unique and len(duck) >= 5
+    print(f"\nProfiles, DuckDB vs Spark ({len(duck)} segments):\n"
+          + duck[["segment_id", "segment_name", "customers"]].merge(
+              spark[["segment_id", "segment_name", "customers"]], on="segment_id", suffixes=("_duckdb", "_spark"))
+          .to_markdown(index=False))
+    pd.testing.assert_frame_equal(spark, duck, check_exact=False, rtol=1e-6, atol=TOLERANCE)
