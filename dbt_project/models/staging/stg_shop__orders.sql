@@ -1,8 +1,10 @@
 -- One row per order_id. Codes normalised (null channel -> 'unknown'). An order whose own
 -- fields cannot be trusted keeps a dq_issue reason (quarantined); checks that need another
 -- table (unknown customer) are made in int_orders__checked.
+{{ config(materialized=staging_materialization(), unique_key='order_id', incremental_strategy='delete+insert',
+          post_hook="{{ record_staging_build('orders') }}") }}
 with deduped as (
-    {{ dedupe(source('raw', 'orders'), 'order_id', 'order_ts') }}
+    {{ dedupe(rows_to_stage(source('raw', 'orders'), 'order_id', as_of_column='order_ts'), 'order_id', 'order_ts, ' ~ newest_export_first()) }}
 )
 
 select

@@ -24,6 +24,7 @@ from orchestration.lib.column_lineage import column_lineage_metadata, column_typ
 from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
 from orchestration.lib.metadata import table_metadata
 from orchestration.lib.settings import WAREHOUSE_ENV, WAREHOUSE_POOL, parse_as_of_date
+from orchestration.lib.staging_builds import StagingPlan, code_fingerprints, plan_staging
 
 SEGMENT_MARTS = "marts.segments resource_type:snapshot"  # dbt selector: the models over the segmentation's tables, and the membership snapshot
 
@@ -33,14 +34,17 @@ if not dbt_project.manifest_path.exists():
     )
 
 
-def dbt_build_args(dbt_vars: dict[str, str]) -> list[str]:
-    """The dbt command line: `build`, with the run's vars when there are any."""
-    return ["build", *(["--vars", json.dumps(dbt_vars, sort_keys=True)] if dbt_vars else [])]
+def dbt_build_args(dbt_vars: dict, full_refresh: bool = False) -> list[str]:
+    """The dbt command line: `build`, with the run's vars when there are any (and --full-refresh when asked)."""
+    return ["build", *(["--vars", json.dumps(dbt_vars, sort_keys=True)] if dbt_vars else []),
+            *(["--full-refresh"] if full_refresh else [])]
 
 
 def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionContext,
-                         warehouse: WarehouseResource) -> Iterator:
-    """Row counts, column schema and column lineage for every model dbt built."""
+                         warehouse: WarehouseResource, staging: StagingPlan | None) -> Iterator:
+    """Row counts, column schema and column lineage for every model dbt built; for an incremental staging
+    model, whether it was built incrementally or refreshed, and why."""
+    incremental = {d.model for d in staging.decisions} if staging else set()
     with warehouse.connect(read_only=True) as con:
         types, manifest = column_types(con), runtime_manifest(invocation)
         for event in events:
@@ -53,6 +57,7 @@ def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionCon
                         **table_metadata(con, *key.path, column_types=types.get(tuple(key.path))),
                         **column_lineage_metadata(unique_id, manifest, invocation.target_path, types, translator,
                                                   dbt_project),
+                        **({"staging_build": staging.describe(key.path[1])} if key.path[1] in incremental else {}),
                     })
             yield event
 
@@ -81,13 +86,16 @@ def _as_of_date(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-           analysis: AnalysisSettings) -> Iterator:
+           analysis: AnalysisSettings, staging: StagingPlan | None = None) -> Iterator:
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
     dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
+    if staging:  # recorded with each incremental build: a change of code means a full refresh next time
+        dbt_vars["staging_fingerprints"] = code_fingerprints()
+    args = dbt_build_args(dbt_vars, full_refresh=bool(staging and staging.full_refresh))
     # waits while another process (an analyst's session on the live file) holds the lock
-    invocation, events = build_waiting_for_lock(context, dbt, dbt_build_args(dbt_vars), warehouse.resolved_path())
-    yield from _with_table_metadata(events, invocation, context, warehouse)
+    invocation, events = build_waiting_for_lock(context, dbt, args, warehouse.resolved_path())
+    yield from _with_table_metadata(events, invocation, context, warehouse, staging)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed (see the dbt log above); models downstream of the failure were skipped "
@@ -105,7 +113,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                  analysis: AnalysisSettings):
     """dbt build: staging cleans raw exports, intermediate builds per-customer blocks, marts publish features."""
-    yield from _build(context, dbt, warehouse, analysis)
+    with warehouse.connect(read_only=True) as con:
+        staging = plan_staging(con)  # the facts' staging: incremental, or a full refresh and why
+    context.log.info(staging.summary())
+    yield from _build(context, dbt, warehouse, analysis, staging)
 
 
 @dbt_assets(
