@@ -69,7 +69,7 @@ def _load(warehouse: Path, files: list[Path], source: str, mode: str) -> None:
 
 
 def _build(warehouse: Path) -> dict:
-    """Materialise the staging models of the facts through the dbt_features asset; its metadata and log lines."""
+    """Materialise the dbt_features asset (staging, intermediate, marts); the facts' metadata and log lines."""
     from dagster_dbt import DbtCliResource
 
     from orchestration.defs.resources import AnalysisSettings, WarehouseResource
@@ -79,20 +79,18 @@ def _build(warehouse: Path) -> dict:
     instance = dg.DagsterInstance.ephemeral()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MICROSEG_WAREHOUSE", str(warehouse))
-        # only the tests of these models (not those that also read the customers, which this warehouse lacks)
-        mp.setenv("DBT_INDIRECT_SELECTION", "cautious")
         result = dg.materialize(
-            [dbt_features], instance=instance, selection=[dg.AssetKey(["staging", m]) for m in FACTS],
+            [dbt_features], instance=instance,
             resources={"warehouse": WarehouseResource(path=str(warehouse)),
                        "analysis": AnalysisSettings(as_of_date=AS_OF),
                        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR),
                                              dbt_executable=dbt_executable())})
     assert result.success
-    built = {m.asset_key.path[1]: m.metadata["staging_build"].value
-             for m in result.asset_materializations_for_node("dbt_features")}
+    built = {m.asset_key.path[1]: (m.metadata.get("staging_build") or m.metadata["feature_build"]).value
+             for m in result.asset_materializations_for_node("dbt_features") if m.asset_key.path[1] in FACTS}
     logs = [e.user_message for e in instance.all_logs(result.run_id)]
-    return {"built": built, "log": next(line for line in logs if line.startswith("staging: ")),
-            "staged": _staged(warehouse)}
+    return {"built": built, "log": next(line for line in logs if line.startswith(("staging: ", "features: "))),
+            "staged": _staged(warehouse), "run_id": result.run_id}
 
 
 def _staged(warehouse: Path) -> dict[str, pd.DataFrame]:
@@ -183,9 +181,11 @@ def test_a_resent_key_keeps_the_newest_export(days):
     assert orders.index.is_unique and touches.index.is_unique
 
 
-def test_the_same_files_again_change_nothing(days):
+def test_the_same_files_again_change_nothing_and_dbt_is_not_run(days):
     again = days["again"]
-    assert again["log"] == "staging: incremental (0 new raw rows since the last build)"
+    assert again["log"].startswith("features: unchanged: the raw tables, load ledger, as-of date and dbt code are "
+                                   f"those of run {days['appended']['run_id']}'s complete build")
+    assert set(again["built"].values()) == {again["log"].removeprefix("features: ")}
     _assert_same(again["staged"], days["appended_full"])
 
 
