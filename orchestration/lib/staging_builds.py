@@ -87,6 +87,10 @@ def code_fingerprints() -> dict[str, str]:
     return prints
 
 
+def _rows(n: int) -> str:
+    return f"{n:,} row{'' if n == 1 else 's'}"
+
+
 def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint: str,
             last: tuple | None) -> StagingDecision:
     if not has_table(con, "staging", model):
@@ -103,7 +107,8 @@ def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint:
     if code != fingerprint:
         return StagingDecision(model, table, new, "its code changed since the last build")
     if unlabelled:
-        return StagingDecision(model, table, new, f"{unlabelled:,} rows of raw.{table} have no _loaded_at "
+        return StagingDecision(model, table, new, f"{_rows(unlabelled)} of raw.{table} "
+                                                  f"{'has' if unlabelled == 1 else 'have'} no _loaded_at "
                                                   "(written outside the loader)")
     replaced = 0
     if has_table(con, "raw", "_conflicts") and "replaced_loaded_at" in {
@@ -125,9 +130,9 @@ def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint:
         why = (f"source{'s' if len(sources) > 1 else ''} {', '.join(sources)} replaced "
                f"{'their' if len(sources) > 1 else 'its'} export of raw.{table}")
     elif removed > 0:
-        why = f"{removed:,} rows of raw.{table} the last build staged are no longer there"
+        why = f"{_rows(removed)} of raw.{table} the last build staged {'is' if removed == 1 else 'are'} no longer there"
     else:
-        why = f"raw.{table} holds {-removed:,} rows loaded before the last build that it did not see"
+        why = f"raw.{table} holds {_rows(-removed)} loaded before the last build that it did not see"
     return StagingDecision(model, table, new, why)
 
 

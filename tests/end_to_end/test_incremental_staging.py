@@ -152,6 +152,7 @@ def days(tmp_path_factory, dbt_manifest):
     _load(warehouse, _write(root / "landing2" / "shop", smaller), "shop", "replace")
     steps["replaced"] = _build(warehouse)
     steps["replaced_full"] = _full_rebuild(warehouse, root / "full2")
+    steps["warehouse"] = warehouse
     return steps
 
 
@@ -198,3 +199,28 @@ def test_a_replaced_full_export_refreshes_staging_and_its_removed_rows_leave(day
     orders = replaced["staged"]["stg_shop__orders"]["order_id"]
     assert set(orders) == set(range(1, 50)) | set(range(101, 161))
     _assert_same(replaced["staged"], days["replaced_full"])
+
+
+def _plan_after(days, tmp_path, change: str) -> dict[str, str | None]:
+    """What the next build would do after ``change`` to a copy of the last warehouse (no dbt run needed)."""
+    from orchestration.lib.staging_builds import plan_staging
+
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(days["warehouse"], copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(change)
+        plan = plan_staging(con)
+    return {d.model: d.refresh_because for d in plan.decisions}
+
+
+def test_rows_deleted_outside_the_loader_or_new_code_refresh_in_full(days, tmp_path):
+    assert set(_plan_after(days, tmp_path, "select 1").values()) == {None}  # as built: incremental
+    deleted = _plan_after(days, tmp_path, "delete from raw.web_events where event_id < 11")
+    assert deleted["stg_web__events"] == "10 rows of raw.web_events the last build staged are no longer there"
+    assert deleted["stg_marketing__touches"] is None
+    changed = _plan_after(days, tmp_path, "update staging._incremental_builds set code_fingerprint = 'before' "
+                                          "where model = 'stg_shop__order_items'")
+    assert changed["stg_shop__order_items"] == "its code changed since the last build"
+    by_hand = _plan_after(days, tmp_path, "insert into raw.orders (order_id, customer_id, order_ts) "
+                                          "values (999, 1, timestamp '2026-06-01')")
+    assert by_hand["stg_shop__orders"] == "1 row of raw.orders has no _loaded_at (written outside the loader)"
