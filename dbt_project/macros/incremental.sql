@@ -72,13 +72,14 @@
 
 {#- on-run-start: a build of feature models (not only marts/segments) is under way, so the record of the last
     complete one (staging._feature_builds, which lets dbt_features skip a build of unchanged inputs) no longer
-    describes the tables; dbt_features writes it again once this build has succeeded in full. -#}
+    describes the tables; dbt_features writes it again once this build has succeeded in full (on DuckDB, the
+    warehouse Dagster reads). -#}
 {% macro forget_feature_build() -%}
     {%- set feature_models = [] -%}
     {%- for uid in selected_resources if uid.startswith('model.') and 'segments' not in graph.nodes[uid].fqn -%}
         {%- do feature_models.append(uid) -%}
     {%- endfor -%}
-    {%- if feature_models -%}
+    {%- if feature_models and stages_incrementally() -%}
     create schema if not exists staging;
     create table if not exists staging._feature_builds (fingerprint varchar, dagster_run_id varchar, built_at timestamp);
     delete from staging._feature_builds
