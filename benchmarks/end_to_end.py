@@ -11,9 +11,12 @@
    centroid for every customer in SQL.
 3. **notebook**: the same export files read with pandas, the same features (drop_duplicates, merges,
    groupby, pivot), the same fit, and assignment with numpy.
+4. **daily path** (``--daily``): on the warehouse the pipeline left, ``score_customers`` twice: first with
+   nothing new since the pipeline's build, then after a day of new rows (a file per fact table, 1/365 of
+   its rows again under new keys, appended by the real loader), each with its per-step times.
 
-All three start from the same export files. The pipeline's demo generation makes those files, which a
-retailer's exports would not need, so the ratios are printed with and without it.
+The pipeline, floor and notebook start from the same export files. The pipeline's demo generation makes
+those files, which a retailer's exports would not need, so the ratios are printed with and without it.
 
 Each runs in its own process, so each peak RSS is its own. Prints figures and the ratios pipeline/floor
 and notebook/pipeline; asserts nothing (speed is measured here, never in tests).
@@ -81,6 +84,60 @@ def last_pipeline_run() -> dict:
                                  "limit 1").fetchone()
     return {"success": True, "seconds": record.end_time - record.start_time, "steps": steps, "macro_k": macro_k,
             "peak_rss_gb": float("nan")}
+
+
+# --- the daily path: score_customers on the pipeline's warehouse -------------------------------------
+FACT_KEYS = {"orders": "order_id", "order_items": "order_item_id", "web_events": "event_id",
+             "marketing_touches": "touch_id"}
+NEW_KEY_OFFSET = 10 ** 13  # above every demo key
+
+
+def _run_job(name: str) -> dict:
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    started = time.perf_counter()
+    result = defs().resolve_job_def(name).execute_in_process(
+        run_config={"resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}, instance=instance,
+        raise_on_error=False)
+    wall = time.perf_counter() - started
+    steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
+             for s in instance.get_run_step_stats(result.run_id)]
+    return {"success": result.success, "seconds": wall, "steps": steps}
+
+
+def _append_a_day(warehouse: str, workdir: Path) -> int:
+    """A day's new rows for each fact table (1/365 of its rows, new keys), appended as files by the loader."""
+    import duckdb
+
+    from orchestration.lib.files import APPEND, load_files
+
+    day = workdir / "daily"
+    day.mkdir(exist_ok=True)
+    with duckdb.connect(warehouse) as con:
+        for table, key in FACT_KEYS.items():
+            keys = [key] + (["order_id"] if table == "order_items" else [])  # a new order's lines, new ones too
+            moved = ", ".join(f"{k} + {NEW_KEY_OFFSET} as {k}" for k in keys)
+            exclude = ", ".join(keys + ["_source", "_file", "_loaded_at"])
+            sampled = "order_id" if table in ("orders", "order_items") else key  # whole orders
+            con.execute(f"copy (select {moved}, * exclude ({exclude}) from raw.{table} "
+                        f"where hash({sampled}) % 365 = 0) to '{day / (table + '_day.parquet')}' (format parquet)")
+        con.execute("begin")
+        loads = load_files(con, sorted(day.glob("*_day.parquet")), source="inbox", mode=APPEND,
+                           tables=list(FACT_KEYS))
+        con.execute("commit")
+    return sum(load.rows for load in loads)
+
+
+def run_daily(warehouse: str, workdir: Path) -> dict:
+    unchanged = _run_job("score_customers")
+    started = time.perf_counter()
+    appended = _append_a_day(warehouse, workdir)
+    load_seconds = time.perf_counter() - started
+    new_day = _run_job("score_customers")
+    return {"unchanged": unchanged, "new_day": new_day, "appended_rows": appended, "load_seconds": load_seconds}
 
 
 # --- the floor: one query, one fit on a sample, assignment in SQL ------------------------------------
@@ -244,17 +301,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/microseg-bench"))
-    parser.add_argument("--child", choices=["pipeline", "floor", "notebook", "last-run"])
+    parser.add_argument("--child", choices=["pipeline", "floor", "notebook", "last-run", "daily"])
     parser.add_argument("--k", type=int, default=0)
     parser.add_argument("--reuse", action="store_true",
                         help="skip the pipeline: time the floor and notebook on the warehouse a previous run left")
+    parser.add_argument("--daily", action="store_true",
+                        help="then time the daily path, score_customers, with nothing new and after a new day's rows")
     args = parser.parse_args()
     warehouse = args.workdir / f"warehouse-{args.customers}.duckdb"
     exports = args.workdir / f"landing-{args.customers}" / "demo"  # where demo_exports writes its files
     if args.child:
         runner = {"pipeline": lambda: run_pipeline(args.customers, args.workdir), "last-run": last_pipeline_run,
                   "floor": lambda: run_floor(exports, args.k),
-                  "notebook": lambda: run_notebook(exports, args.k)}[args.child]
+                  "notebook": lambda: run_notebook(exports, args.k),
+                  "daily": lambda: run_daily(str(warehouse), args.workdir)}[args.child]
         print(json.dumps(runner()))
         return
 
@@ -298,6 +358,16 @@ def main() -> None:
           f"{notebook['seconds'] / from_exports:.2f}x from the export files (above 1: the pipeline is faster)")
     print(f"(the pipeline runs {len(pipeline['steps'])} steps with validation, quarantine, tests, profiles and "
           f"lineage; the floor and notebook read the same export files and compute only their features)")
+    if args.daily:
+        daily = _child("daily", args, env)
+        for label, run in ((f"daily: score_customers, nothing new", daily["unchanged"]),
+                           (f"daily: score_customers after a day's {daily['appended_rows']:,} new rows "
+                            f"(loaded in {daily['load_seconds']:.1f} s)", daily["new_day"])):
+            if not run["success"]:
+                raise SystemExit(f"{label} failed: see the Dagster run in " + env["DAGSTER_HOME"])
+            print(f"\n{label}: {run['seconds']:.1f} s")
+            for step in sorted(run["steps"], key=lambda s: -s["seconds"]):
+                print(f"  {step['step'][:48]:<48}{step['seconds']:>10.1f}")
 
 
 if __name__ == "__main__":

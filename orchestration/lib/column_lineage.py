@@ -22,6 +22,8 @@ import duckdb
 # customer_features gets lineage, so an upgrade that moves it is caught, not silent.
 from dagster_dbt.core.dbt_cli_event import EventHistoryMetadata, _build_column_lineage_metadata
 
+from orchestration.lib.staging_builds import BUILDS
+
 log = logging.getLogger(__name__)
 
 
@@ -58,6 +60,9 @@ def column_lineage_metadata(unique_id: str, manifest: Mapping[str, Any], target_
         parent = manifest["nodes"].get(parent_id) or manifest["sources"].get(parent_id)
         if parent and parent.get("relation_name") and _relation(parent) in types:
             parents[parent["relation_name"]] = types[_relation(parent)]
+    if "macro.microseg.rows_to_stage" in props["depends_on"]["macros"] and BUILDS in types:
+        # an incremental staging model also reads the record of its last build, a table dbt does not declare
+        parents['"{}"."{}"."{}"'.format(props["database"], *BUILDS)] = types[BUILDS]
     try:
         return _build_column_lineage_metadata(
             event_history_metadata=EventHistoryMetadata(columns=types[_relation(props)], parents=parents),

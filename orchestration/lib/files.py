@@ -120,7 +120,10 @@ CONFLICTS = "raw._conflicts"
 CONFLICT_COLUMNS = {"raw_table": "varchar", "key": "varchar", "source": "varchar", "file": "varchar", "line": "bigint",
                     "replaced_file": "varchar", "replaced_line": "bigint", "changed_columns": "varchar",
                     "replaced_values": "varchar", "new_values": "varchar", "loaded_at": "timestamp",
-                    "dagster_run_id": "varchar"}
+                    "dagster_run_id": "varchar",
+                    # when the replaced row was loaded (NULL: an older line of the same file): staging's
+                    # incremental build reconciles raw's removed rows with these (lib/staging_builds.py)
+                    "replaced_loaded_at": "timestamp"}
 DELIMITERS = ",;\t|"
 
 
@@ -323,9 +326,9 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
         from _mapped where _reason is null and {key} in (select k from _repeat union select k from _in_raw)""")
     # the versions each clashing key had before: older lines of this file, and the row already in raw
     con.execute(f"""create or replace temp table _previous as
-        select {cols}, _line, _content, ? as _file from _clash where not _newest
+        select {cols}, _line, _content, ? as _file, cast(null as timestamp) as _loaded_at from _clash where not _newest
         union all
-        select {cols}, null as _line, {content} as _content, _file from raw.{table}
+        select {cols}, null as _line, {content} as _content, _file, _loaded_at from raw.{table}
         where {key} in (select k from _in_raw) and _source = ?""", [params[1], params[0]])
     changed = " || ".join(f"case when n.{quote_identifier(c)} is distinct from p.{quote_identifier(c)} then {sql_string(c + ' ')} else '' end"
                           for c in columns)
@@ -333,7 +336,8 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
     (conflicting,) = con.execute(f"""insert into {CONFLICTS} by name
         select {sql_string(table)} as raw_table, cast(n.{key} as varchar) as key, ? as source, ? as file, n._line as line,
                p._file as replaced_file, p._line as replaced_line, trim({changed}) as changed_columns,
-               p._content as replaced_values, n._content as new_values, ? as loaded_at, ? as dagster_run_id
+               p._content as replaced_values, n._content as new_values, ? as loaded_at, ? as dagster_run_id,
+               p._loaded_at as replaced_loaded_at
         from _clash n join _previous p on n.{key} = p.{key}
         where n._newest and n._content <> p._content
         qualify row_number() over (partition by n.{key} order by p._line desc nulls first) = 1""",

@@ -13,6 +13,7 @@ runs it holds DuckDB's single write lock, so querying alongside it (as dagster-d
 import datetime as dt
 import json
 import os
+from graphlib import TopologicalSorter
 from typing import Iterator
 
 import dagster as dg
@@ -22,9 +23,11 @@ from orchestration.defs.resources import AnalysisSettings, WarehouseResource
 from orchestration.defs.transform.translator import translator
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
 from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
+from orchestration.lib.feature_builds import inputs_fingerprint, last_complete_build, record_complete_build
 from orchestration.lib.metadata import table_metadata
 from orchestration.lib.settings import (DUCKDB_MEMORY_ENV, WAREHOUSE_ENV, WAREHOUSE_POOL, duckdb_memory_limit,
                                         parse_as_of_date)
+from orchestration.lib.staging_builds import StagingPlan, code_fingerprints, plan_staging
 
 SEGMENT_MARTS = "marts.segments resource_type:snapshot"  # dbt selector: the models over the segmentation's tables, and the membership snapshot
 
@@ -34,14 +37,17 @@ if not dbt_project.manifest_path.exists():
     )
 
 
-def dbt_build_args(dbt_vars: dict[str, str]) -> list[str]:
-    """The dbt command line: `build`, with the run's vars when there are any."""
-    return ["build", *(["--vars", json.dumps(dbt_vars, sort_keys=True)] if dbt_vars else [])]
+def dbt_build_args(dbt_vars: dict, full_refresh: bool = False) -> list[str]:
+    """The dbt command line: `build`, with the run's vars when there are any (and --full-refresh when asked)."""
+    return ["build", *(["--vars", json.dumps(dbt_vars, sort_keys=True)] if dbt_vars else []),
+            *(["--full-refresh"] if full_refresh else [])]
 
 
 def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionContext,
-                         warehouse: WarehouseResource) -> Iterator:
-    """Row counts, column schema and column lineage for every model dbt built."""
+                         warehouse: WarehouseResource, staging: StagingPlan | None) -> Iterator:
+    """Row counts, column schema and column lineage for every model dbt built; for an incremental staging
+    model, whether it was built incrementally or refreshed, and why."""
+    incremental = {d.model for d in staging.decisions} if staging else set()
     with warehouse.connect(read_only=True) as con:
         types, manifest = column_types(con), runtime_manifest(invocation)
         for event in events:
@@ -54,6 +60,7 @@ def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionCon
                         **table_metadata(con, *key.path, column_types=types.get(tuple(key.path))),
                         **column_lineage_metadata(unique_id, manifest, invocation.target_path, types, translator,
                                                   dbt_project),
+                        **({"staging_build": staging.describe(key.path[1])} if key.path[1] in incremental else {}),
                     })
             yield event
 
@@ -82,19 +89,32 @@ def _as_of_date(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-           analysis: AnalysisSettings) -> Iterator:
+           dbt_vars: dict, staging: StagingPlan | None = None) -> Iterator:
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
     os.environ[DUCKDB_MEMORY_ENV] = duckdb_memory_limit()  # the same memory cap as the run's own sessions
-    dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
+    args = dbt_build_args(dbt_vars, full_refresh=bool(staging and staging.full_refresh))
     # waits while another process (an analyst's session on the live file) holds the lock
-    invocation, events = build_waiting_for_lock(context, dbt, dbt_build_args(dbt_vars), warehouse.resolved_path())
-    yield from _with_table_metadata(events, invocation, context, warehouse)
+    invocation, events = build_waiting_for_lock(context, dbt, args, warehouse.resolved_path())
+    yield from _with_table_metadata(events, invocation, context, warehouse, staging)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed (see the dbt log above); models downstream of the failure were skipped "
             "and keep their previous contents.",
         )
+
+
+def _unchanged(context: dg.AssetExecutionContext, since_run: str) -> Iterator[dg.Output]:
+    """Every model as the last complete build left it: said so in the log and on each asset, dbt not run."""
+    why = (f"unchanged: the raw tables, load ledger, as-of date and dbt code are those of run {since_run}'s "
+           "complete build, so its tables (and their passed tests) stand; dbt was not run")
+    context.log.info(f"features: {why}")
+    deps = context.assets_def.asset_deps  # a multi-asset yields its assets upstream first
+    order = TopologicalSorter({key: deps.get(key, set()) & context.selected_asset_keys
+                               for key in context.selected_asset_keys}).static_order()
+    for key in order:
+        yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+                        metadata={"feature_build": why})
 
 
 @dbt_assets(
@@ -107,7 +127,22 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                  analysis: AnalysisSettings):
     """dbt build: staging cleans raw exports, intermediate builds per-customer blocks, marts publish features."""
-    yield from _build(context, dbt, warehouse, analysis)
+    # recorded with each incremental staging build: a change of code means a full refresh next time
+    dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
+                "staging_fingerprints": code_fingerprints()}
+    whole = context.selected_asset_keys == set(context.assets_def.keys)  # a subset is never skipped
+    with warehouse.connect(read_only=True) as con:
+        inputs = inputs_fingerprint(con, dbt_vars)
+        since_run = whole and last_complete_build(con, inputs, [tuple(k.path) for k in context.assets_def.keys])
+        staging = plan_staging(con)  # the facts' staging: incremental, or a full refresh and why
+    if since_run:
+        yield from _unchanged(context, since_run)
+        return
+    context.log.info(staging.summary())
+    yield from _build(context, dbt, warehouse, dbt_vars, staging)
+    if whole:  # dbt's on-run-start cleared the last record; this build succeeded in full
+        with warehouse.transaction("staging") as con:
+            record_complete_build(con, inputs, context.run.run_id)
 
 
 @dbt_assets(
@@ -120,7 +155,7 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
 def dbt_segment_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                       analysis: AnalysisSettings):
     """dbt models over the Python segmentation results (the campaign table, segment KPIs)."""
-    yield from _build(context, dbt, warehouse, analysis)
+    yield from _build(context, dbt, warehouse, {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()})
     _mark_result_complete(context, warehouse)
 
 

@@ -1,0 +1,147 @@
+"""Whether dbt may stage the append-only facts incrementally, or must rebuild them: the one place that decides.
+
+An incremental staging model (dbt_project/macros/incremental.sql) re-stages the keys with raw rows loaded since
+its last build, from all of their raw rows. That equals a full rebuild as long as every raw row the last build
+saw is still in raw, or was replaced by a newer row of its key (a source re-sending the key: the loader records
+it in raw._conflicts, and the newer row brings the key into the next build). Rows removed otherwise (a full
+export replaced, a source's rows deleted) would stay staged, so then, or when the model's code changed, or when
+there is no record of the last build, the build runs with --full-refresh. Never silently wrong: whatever does
+not reconcile refreshes fully.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+
+from orchestration.lib.dbt import manifest, project_vars
+from orchestration.lib.warehouse import has_table
+
+BUILDS = ("staging", "_incremental_builds")  # written by the models' post-hook (macro record_staging_build)
+EPOCH = "timestamp '1970-01-01'"  # the watermark before any build, as the macro reads it
+
+
+@dataclass(frozen=True)
+class StagingDecision:
+    model: str
+    raw_table: str
+    new_rows: int  # raw rows loaded since the last build (every row when there is none)
+    refresh_because: str | None = None  # set: this model needs --full-refresh
+    first_build: bool = False  # no table yet: dbt builds it in full without being told
+
+
+@dataclass(frozen=True)
+class StagingPlan:
+    decisions: tuple[StagingDecision, ...]
+
+    @property
+    def full_refresh(self) -> bool:
+        return any(d.refresh_because for d in self.decisions)
+
+    def summary(self) -> str:
+        """One line for the log and the metadata: what staging will do, and why."""
+        if self.full_refresh:
+            return "staging: full refresh (" + "; ".join(f"{d.model}: {d.refresh_because}" for d in self.decisions
+                                                         if d.refresh_because) + ")"
+        rows = sum(d.new_rows for d in self.decisions)
+        first = [d.model for d in self.decisions if d.first_build]
+        if len(first) == len(self.decisions):
+            return f"staging: first build ({rows:,} raw rows)"
+        return (f"staging: incremental ({rows:,} new raw rows since the last build)"
+                + (f"; first build of {', '.join(first)}" if first else ""))
+
+    def describe(self, model: str) -> str:
+        """What happened to one model, for its asset's metadata."""
+        d = next(d for d in self.decisions if d.model == model)
+        if self.full_refresh:
+            return f"full refresh: {d.refresh_because or 'another staging model needed one (' + self.summary() + ')'}"
+        if d.first_build:
+            return f"first build: {d.new_rows:,} raw rows"
+        return f"incremental: {d.new_rows:,} new raw rows since the last build"
+
+
+def incremental_models() -> dict[str, str]:
+    """The incremental staging models and the raw table each reads (dbt_project.yml's raw_tables)."""
+    raw_of = {t["staging_model"]: t["table"] for t in project_vars()["raw_tables"]}
+    return {node["name"]: raw_of[node["name"]] for node in manifest()["nodes"].values()
+            if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+            and node["name"] in raw_of}
+
+
+def code_fingerprints() -> dict[str, str]:
+    """Per incremental model, a hash of its SQL and every macro it uses: a change means rebuild it in full."""
+    nodes = {n["name"]: n for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
+    macros = manifest()["macros"]
+    prints = {}
+    for model in incremental_models():
+        node, todo, seen = nodes[model], list(nodes[model]["depends_on"]["macros"]), set()
+        while todo:
+            uid = todo.pop()
+            if uid not in seen and uid in macros:
+                seen.add(uid)
+                todo += macros[uid]["depends_on"]["macros"]
+        text = node["checksum"]["checksum"] + "".join(uid + macros[uid]["macro_sql"] for uid in sorted(seen))
+        prints[model] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return prints
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'' if n == 1 else 's'}"
+
+
+def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint: str,
+            last: tuple | None) -> StagingDecision:
+    if not has_table(con, "staging", model):
+        (rows,) = con.execute(f"select count(*) from raw.{table}").fetchone() if has_table(con, "raw", table) else (0,)
+        return StagingDecision(model, table, rows, first_build=True)
+    if last is None:
+        (rows,) = con.execute(f"select count(*) from raw.{table}").fetchone()
+        return StagingDecision(model, table, rows, "no record of its last build")
+    loaded_through, raw_rows, code = last
+    since = f"coalesce(cast(? as timestamp), {EPOCH})"
+    kept, new, unlabelled = con.execute(
+        f"select count(*) filter (where _loaded_at <= {since}), count(*) filter (where _loaded_at > {since}), "
+        f"count(*) filter (where _loaded_at is null) from raw.{table}", [loaded_through, loaded_through]).fetchone()
+    if code != fingerprint:
+        return StagingDecision(model, table, new, "its code changed since the last build")
+    if unlabelled:
+        return StagingDecision(model, table, new, f"{_rows(unlabelled)} of raw.{table} "
+                                                  f"{'has' if unlabelled == 1 else 'have'} no _loaded_at "
+                                                  "(written outside the loader)")
+    replaced = 0
+    if has_table(con, "raw", "_conflicts") and "replaced_loaded_at" in {
+            r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = "
+                                      "'raw' and table_name = '_conflicts'").fetchall()}:
+        (replaced,) = con.execute(
+            f"select count(*) from raw._conflicts where raw_table = ? and loaded_at > {since} "
+            f"and replaced_loaded_at <= {since}", [table, loaded_through, loaded_through]).fetchone()
+    if kept + replaced == raw_rows:
+        return StagingDecision(model, table, new)
+    removed = raw_rows - kept - replaced
+    sources = []
+    if has_table(con, "raw", "_loads"):
+        sources = [r[0] for r in con.execute(
+            f"select distinct source from raw._loads where loaded_at > {since} and mode in ('replace', 'full') "
+            "and (raw_table = ? or (entity = 'transactions' and ? in ('orders', 'order_items'))) order by 1",
+            [loaded_through, table, table]).fetchall()]
+    if sources:
+        why = (f"source{'s' if len(sources) > 1 else ''} {', '.join(sources)} replaced "
+               f"{'their' if len(sources) > 1 else 'its'} export of raw.{table}")
+    elif removed > 0:
+        why = f"{_rows(removed)} of raw.{table} the last build staged {'is' if removed == 1 else 'are'} no longer there"
+    else:
+        why = f"raw.{table} holds {_rows(-removed)} loaded before the last build that it did not see"
+    return StagingDecision(model, table, new, why)
+
+
+def plan_staging(con: duckdb.DuckDBPyConnection) -> StagingPlan:
+    """Compare raw (and the load ledger) with what each incremental staging model's last build saw."""
+    fingerprints = code_fingerprints()
+    last = {}
+    if has_table(con, *BUILDS):
+        last = {r[0]: r[1:] for r in con.execute(
+            f"select model, loaded_through, raw_rows, code_fingerprint from {'.'.join(BUILDS)}").fetchall()}
+    return StagingPlan(tuple(_decide(con, model, table, fingerprints[model], last.get(model))
+                             for model, table in sorted(incremental_models().items())))
