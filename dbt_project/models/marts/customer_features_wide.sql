@@ -5,6 +5,9 @@
 -- channel (the var('max_touch_channels') most used) <channel>_touches, <channel>_open_rate and
 -- <channel>_click_rate. This is what the segmentation reads; the values differ between retailers,
 -- so they live outside the contract.
+{#- A view on DuckDB (it reads it in place, cheaply); a table elsewhere: Spark would recompute its joins for
+    every level the scoring SELECT reads it at (637 s against 4 s for 1M customers). -#}
+{{ config(materialized='view' if target.type == 'duckdb' else 'table') }}
 {%- set categories = top_categories() %}
 {%- set channels = top_channels() %}
 {%- set devices = top_devices() %}
