@@ -14,11 +14,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 
 from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.dbt import manifest
 from orchestration.lib.settings import DBT_PROJECT_DIR, SPARK_DIR_ENV, spark_path
+from orchestration.lib.warehouse import connect
 
 RAW_SCHEMA = "raw"
 SPARK_LOG_CONFIG_ENV = "MICROSEG_SPARK_LOG_CONFIG"  # Spark's log4j2 settings (profiles.yml reads it too)
@@ -88,7 +88,7 @@ def export_raw_tables(warehouse: Path, folder: Path, tables: list[str] | None = 
     folder.mkdir(parents=True, exist_ok=True)
     wanted = tables or source_tables()
     exports = []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect(read_only=True, path=warehouse) as con:  # the one home of sessions: lock waits, memory cap
         present = {r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = ?", [RAW_SCHEMA]).fetchall()}
         for table in wanted:
