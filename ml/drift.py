@@ -52,23 +52,46 @@ def _bin(values: pd.Series, edges: list[float]) -> np.ndarray:
 
 
 def reference_table(features: pd.DataFrame, assignments: pd.DataFrame, edges: dict[str, list[float]]) -> pd.DataFrame:
-    """The reference rows kept with a fitted model (measure, scope, feature, bin, upper_edge, value)."""
+    """The reference rows kept with a fitted model (measure, scope, feature, bin, upper_edge, value), from the
+    customers in frames; ``reference_from_counts`` builds the same rows from counts the warehouse made."""
     macro_code, macros = pd.factorize(assignments["macro_segment_id"], sort=True)
     scope_sizes = np.bincount(macro_code, minlength=len(macros))
-    rows = []
+    counts = []
     for column, column_edges in edges.items():
         n_bins = len(column_edges) + 2
         bins = _bin(features[column], column_edges)
-        upper = [*column_edges, None]
         # one pass per column: counts per (macro, bin), the population's are their sums
         by_macro = np.bincount(macro_code * n_bins + bins, minlength=len(macros) * n_bins).reshape(len(macros), n_bins)
-        for scope, counts, size in [(POPULATION, by_macro.sum(0), len(bins)),
-                                    *zip(macros, by_macro, scope_sizes)]:
-            for b, count in enumerate(counts):
-                rows.append(("feature_bin", scope, column, b, upper[b - 1] if b else None, count / max(size, 1)))
-    rows.append(("distance_p95", POPULATION, None, None, None, float(np.quantile(assignments["distance"], 0.95))))
-    for segment, share in assignments["segment_id"].value_counts(normalize=True).sort_index().items():
-        rows.append(("segment_share", segment, None, None, None, float(share)))
+        for scope, row, size in [(POPULATION, by_macro.sum(0), len(bins)), *zip(macros, by_macro, scope_sizes)]:
+            counts += [(scope, column, b, count / max(size, 1)) for b, count in enumerate(row)]
+    shares = pd.DataFrame(counts, columns=["scope", "feature", "bin", "share"])
+    return reference_from_counts(edges, shares, float(np.quantile(assignments["distance"], 0.95)),
+                                 assignments["segment_id"].value_counts(normalize=True))
+
+
+def reference_bins(edges: dict[str, list[float]]) -> pd.DataFrame:
+    """The population's bin rows of a reference (no shares yet): what ``binned_counts_sql`` counts into."""
+    rows = [("feature_bin", POPULATION, column, b, ([*column_edges, None][b - 1] if b else None), float("nan"))
+            for column, column_edges in edges.items() for b in range(len(column_edges) + 2)]
+    return pd.DataFrame(rows, columns=["measure", "scope", "feature", "bin", "upper_edge", "value"])
+
+
+def reference_from_counts(edges: dict[str, list[float]], shares: pd.DataFrame, distance_p95: float,
+                          segment_shares: pd.Series) -> pd.DataFrame:
+    """The reference rows from the bins' ``shares`` (scope, feature, bin, share: the base and every macro
+    segment), the fit's 95th percentile distance and each segment's share of the customers."""
+    share = shares.set_index(["scope", "feature", "bin"])["share"].to_dict()
+    scopes = [POPULATION, *sorted(set(shares["scope"]) - {POPULATION})]
+    rows = []
+    for column, column_edges in edges.items():
+        upper = [*column_edges, None]
+        for scope in scopes:
+            for b in range(len(column_edges) + 2):
+                rows.append(("feature_bin", scope, column, b, upper[b - 1] if b else None,
+                             float(share.get((scope, column, b), 0.0))))
+    rows.append(("distance_p95", POPULATION, None, None, None, float(distance_p95)))
+    for segment, value in segment_shares.sort_index().items():
+        rows.append(("segment_share", segment, None, None, None, float(value)))
     return pd.DataFrame(rows, columns=["measure", "scope", "feature", "bin", "upper_edge", "value"])
 
 

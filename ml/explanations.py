@@ -61,11 +61,18 @@ def _mean(x: np.ndarray) -> float:
 def describe(feature: str, values, population: pd.Series) -> list[str]:
     """Words for ``feature`` at each of ``values`` (raw customer values), against ``population`` (that column
     for every customer)."""
-    if feature == "region" or not pd.api.types.is_numeric_dtype(population):
+    numeric = feature != "region" and pd.api.types.is_numeric_dtype(population)
+    mean = _mean(pd.to_numeric(population, errors="coerce").astype(float).to_numpy()) if numeric else float("nan")
+    return describe_against(feature, values, mean, numeric)
+
+
+def describe_against(feature: str, values, m: float, numeric: bool = True) -> list[str]:
+    """``describe`` against the population's mean ``m`` of that feature (numbers) or as text (``numeric``
+    False): what the words need of the whole base is that one figure."""
+    if not numeric:
         return [f"{feature.replace('_', ' ')} {str(v).title()}" if pd.notna(v) else f"{feature} not recorded"
                 for v in values]
     v = pd.to_numeric(pd.Series(values), errors="coerce").astype(float).to_numpy()
-    m = _mean(pd.to_numeric(population, errors="coerce").astype(float).to_numpy())
     ratio = v / m if abs(m) > 1e-12 else np.full(len(v), np.nan)
     channels, devices = channel_columns([feature]), device_columns([feature])
     if feature.startswith(SHARE_PREFIX):
@@ -134,10 +141,12 @@ def _explain(rows: np.ndarray, features: pd.DataFrame, own_ids: np.ndarray, scal
 
 
 def explain_customers(features: pd.DataFrame, scaling: pd.DataFrame, centroids: pd.DataFrame,
-                      assignments: pd.DataFrame, top: int = TOP_FEATURES, chunk: int = CHUNK) -> pd.DataFrame:
+                      assignments: pd.DataFrame, top: int = TOP_FEATURES, chunk: int = CHUNK,
+                      population_means: dict[str, float] | None = None) -> pd.DataFrame:
     """customer_id, segment_id, runner_up_segment_id, rank, feature, contribution, explanation: up to ``top``
     rows per customer of ``assignments`` (customer_id, macro_segment_id, segment_id) found in ``features``,
-    from one run's model rows."""
+    from one run's model rows. The words compare with ``features``' own means, or with ``population_means``
+    (feature -> the whole base's mean) when ``features`` is one chunk of a larger base."""
     if scaling.empty or centroids.empty:
         raise ValueError("no fitted model to explain with: run the segmentation first")
     seg = assignments.set_index("customer_id").reindex(features["customer_id"])
@@ -161,8 +170,13 @@ def explain_customers(features: pd.DataFrame, scaling: pd.DataFrame, centroids: 
          "feature": pd.Series(dtype=object), "contribution": pd.Series(dtype=float)})
     out["explanation"] = ""
     for feature, idx in out.groupby("feature").groups.items():
-        out.loc[idx, "explanation"] = describe(feature, features[feature].to_numpy()[out.loc[idx, "_row"]],
-                                               features[feature])
+        values = features[feature].to_numpy()[out.loc[idx, "_row"]]
+        if population_means is None:
+            out.loc[idx, "explanation"] = describe(feature, values, features[feature])
+        else:
+            numeric = feature != "region" and pd.api.types.is_numeric_dtype(features[feature])
+            out.loc[idx, "explanation"] = describe_against(feature, values, population_means.get(feature, np.nan),
+                                                           numeric)
     out["customer_id"] = features["customer_id"].to_numpy()[out["_row"].to_numpy()]
     out["segment_id"] = segment_of[out["_row"].to_numpy()]
     out["runner_up_segment_id"] = out["runner_up_segment_id"].astype("string")

@@ -67,13 +67,51 @@ def match_segment_ids(previous: pd.DataFrame | None, current: pd.DataFrame, issu
     """Stable ids for ``current`` (customer_id, macro_segment_id, segment_id as fitted) given ``previous``
     (the same columns with stable ids, or None for a first run), every id ``issued`` so far, and ``far``
     (by customer_id: True where the latest scoring under the previous model found the customer no longer
-    fitting their segment: moved to another, or beyond its 95th percentile distance)."""
-    issued = set(issued)
-    if previous is not None:
-        issued |= set(previous["macro_segment_id"]) | set(previous["segment_id"])
+    fitting their segment: moved to another, or beyond its 95th percentile distance).
+
+    The customers in frames; ``match_from_overlaps`` does the same from the overlaps the warehouse counts."""
     cur = current.set_index("customer_id")
     prev = (previous.set_index("customer_id") if previous is not None
             else pd.DataFrame({"macro_segment_id": None, "segment_id": None}, index=cur.index, dtype=object))
+    far = (far.reindex(cur.index).fillna(False) if far is not None
+           else pd.Series(False, index=cur.index)).astype(float)
+    levels = {}
+    for level, column in LEVELS.items():
+        levels[level] = LevelOverlaps(overlaps=_overlaps(prev[column].reindex(cur.index), cur[column], far),
+                                      previous_ids=set(prev[column].dropna()), current_ids=list(cur[column].unique()))
+    return match_from_overlaps(levels, issued | (set() if previous is None else
+                                                 set(previous["macro_segment_id"]) | set(previous["segment_id"])),
+                               keep_from)
+
+
+LEVELS = {"macro": "macro_segment_id", "micro": "segment_id"}
+
+
+@dataclass(frozen=True)
+class LevelOverlaps:
+    """One level's input to the matching: ``overlaps`` as ``_overlaps`` makes them (previous, current,
+    customers, far_share, previous_size, current_size, jaccard), the previous result's ids and this fit's."""
+    overlaps: pd.DataFrame
+    previous_ids: set[str]
+    current_ids: list[str]
+
+
+def overlaps_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """``_overlaps``'s frame from the warehouse's counts (``ml.segmentation_sql.overlaps_sql``: previous,
+    current, customers, far_customers, previous_size, current_size) for one level."""
+    out = counts[["previous", "current"]].astype(object).copy()
+    for column in ("customers", "previous_size", "current_size"):
+        out[column] = counts[column].astype("int64")
+    out["far_share"] = counts["far_customers"].astype(float) / out["customers"]
+    out["jaccard"] = out["customers"] / (out["previous_size"] + out["current_size"] - out["customers"])
+    return out.sort_values(["previous", "current"], ignore_index=True)
+
+
+def match_from_overlaps(levels: dict[str, LevelOverlaps], issued: set[str] | frozenset = frozenset(),
+                        keep_from: float = KEEP_ID_FROM) -> IdMatch:
+    """Stable ids level by level (macro first: a micro id stays under its macro's), from each level's overlaps;
+    ``issued`` holds every id ever given out, so none is reused."""
+    issued = set(issued)
     mapping: dict[str, str] = {}
     lineage = []
 
@@ -84,13 +122,11 @@ def match_segment_ids(previous: pd.DataFrame | None, current: pd.DataFrame, issu
         issued.add(new)
         return new
 
-    far = (far.reindex(cur.index).fillna(False) if far is not None
-           else pd.Series(False, index=cur.index)).astype(float)
-    for level, column in (("macro", "macro_segment_id"), ("micro", "segment_id")):
-        overlaps = _overlaps(prev[column].reindex(cur.index), cur[column], far)
+    for level in LEVELS:
+        overlaps, current_ids = levels[level].overlaps, levels[level].current_ids
         fits = overlaps.assign(jaccard=overlaps["jaccard"].where(overlaps["far_share"] < REDEFINED_FROM, 0.0))
         kept = {c: p for p, c, j in _hungarian(fits) if j >= keep_from}
-        for fitted in sorted(cur[column].unique(), key=lambda s: [int(x) for x in re.findall(r"\d+", s)]):
+        for fitted in sorted(current_ids, key=lambda s: [int(x) for x in re.findall(r"\d+", s)]):
             old = kept.get(fitted)
             if level == "micro":
                 parent = mapping[fitted.split(".")[0]]
@@ -101,8 +137,7 @@ def match_segment_ids(previous: pd.DataFrame | None, current: pd.DataFrame, issu
         overlaps = overlaps.assign(level=level, current=overlaps["current"].map(mapping))
         flows = overlaps[(overlaps["customers"] >= LINEAGE_FROM * overlaps["previous_size"])
                          | (overlaps["customers"] >= LINEAGE_FROM * overlaps["current_size"])]
-        lineage.append(_events(flows, set(prev[column].dropna()), set(mapping[f] for f in cur[column].unique()),
-                               level))
+        lineage.append(_events(flows, levels[level].previous_ids, set(mapping[f] for f in current_ids), level))
     return IdMatch(mapping=mapping, lineage=pd.concat(lineage, ignore_index=True))
 
 

@@ -306,19 +306,21 @@ def _order_by_size(labels: np.ndarray, model: LevelModel) -> np.ndarray:
 
 
 def fit_segments(features: pd.DataFrame, config: SegmentationConfig | None = None,
-                 previous: pd.DataFrame | None = None) -> SegmentationResult:
-    """Fit macro then micro segments on bounded samples and assign every customer.
+                 previous: pd.DataFrame | None = None, population: int | None = None) -> SegmentationResult:
+    """Fit macro then micro segments on bounded samples and assign every customer of ``features``.
 
+    ``features`` may itself be a sample of a larger base of ``population`` customers (the warehouse then
+    assigns the rest, ``ml.scoring_sql``): minimum sizes and micro k are judged on the base it stands for.
     ``previous`` (customer_id, macro_segment_id, segment_id of the last published result) warm-starts a
     refit from those segments; ids are matched afterwards (``ml.segment_ids``)."""
     # One thread per fit: on samples this small, OpenMP threads spend more time waiting at barriers than
     # working (on 2 busy cores, 5x the CPU for the same fits); results are identical.
     with threadpool_limits(limits=1, user_api="openmp"):
-        return _fit_segments(features, config or SegmentationConfig(), previous)
+        return _fit_segments(features, config or SegmentationConfig(), previous, population)
 
 
-def _fit_segments(features: pd.DataFrame, config: SegmentationConfig,
-                  previous: pd.DataFrame | None) -> SegmentationResult:
+def _fit_segments(features: pd.DataFrame, config: SegmentationConfig, previous: pd.DataFrame | None,
+                  population: int | None) -> SegmentationResult:
     if "customer_id" not in features.columns:
         raise ValueError("customer features need a customer_id column")
     if features["customer_id"].duplicated().any():
@@ -326,11 +328,14 @@ def _fit_segments(features: pd.DataFrame, config: SegmentationConfig,
         raise ValueError(f"customer_id must be unique in the features; duplicated e.g. {dupes}")
     rng = np.random.default_rng(config.seed)
     n = len(features)
-    min_size = config.min_size(n)
+    population = max(population or n, n)
+    scale = population / n if n else 1.0  # customers of the base each customer of ``features`` stands for
+    min_size = config.min_size(population)
 
     prior = (None if previous is None else
              previous.set_index("customer_id").reindex(features["customer_id"])[["macro_segment_id", "segment_id"]])
-    macro = _fit_level(features, config.macro_weights, config.macro_k_min, config.macro_k_max, min_size, n, config, rng,
+    macro = _fit_level(features, config.macro_weights, config.macro_k_min, config.macro_k_max, min_size, population,
+                       config, rng,
                        prior=None if prior is None else prior["macro_segment_id"].to_numpy(dtype=object))
     X = macro.scaler.transform(features)
     macro_labels, macro_dist = nearest_centroid(X, macro.centroids)
@@ -345,9 +350,10 @@ def _fit_segments(features: pd.DataFrame, config: SegmentationConfig,
         members = np.flatnonzero(macro_labels == m)
         sub = features.iloc[members]
         # a macro too small to hold two micro segments of the minimum size stays whole
-        k_max = max(1, min(config.micro_k_max, len(members) // max(min_size, 1)))
+        members_in_base = round(len(members) * scale)
+        k_max = max(1, min(config.micro_k_max, members_in_base // max(min_size, 1)))
         k_min = min(config.micro_k_min, k_max)
-        model = _fit_level(sub, config.micro_weights, k_min, k_max, min_size, len(members), config, rng,
+        model = _fit_level(sub, config.micro_weights, k_min, k_max, min_size, members_in_base, config, rng,
                            prior=None if prior is None else prior["segment_id"].to_numpy(dtype=object)[members])
         Xm = model.scaler.transform(sub)
         labels, dist = nearest_centroid(Xm, model.centroids)

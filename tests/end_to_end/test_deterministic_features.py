@@ -3,7 +3,7 @@
 import os
 import subprocess
 
-from orchestration.defs.segmentation.run_record import fingerprint
+from orchestration.defs.segmentation.run_record import InputSummary
 from tests.conftest import AS_OF, DBT_DIR, dbt_executable, query
 
 FEATURES = "select * from marts.customer_features_wide"
@@ -19,9 +19,9 @@ def test_every_double_feature_is_rounded_to_the_projects_decimals(sql):
 
 
 def test_rebuilding_the_features_from_the_same_raw_data_keeps_the_fingerprint(warehouse_copy, tmp_path):
-    before = fingerprint(query(warehouse_copy, FEATURES))
+    before = InputSummary.of_frame(query(warehouse_copy, FEATURES)).fingerprint
     env = {**os.environ, "MICROSEG_WAREHOUSE": str(warehouse_copy)}
     subprocess.run([dbt_executable(), "run", "--quiet", "--target-path", str(tmp_path / "target"),
                     "-s", "intermediate", "marts", "--exclude", "marts.segments",
                     "--vars", f'{{"as_of_date": "{AS_OF}"}}'], cwd=DBT_DIR, env=env, check=True)
-    assert fingerprint(query(warehouse_copy, FEATURES)) == before
+    assert InputSummary.of_frame(query(warehouse_copy, FEATURES)).fingerprint == before

@@ -114,3 +114,31 @@ def test_a_failed_blocking_check_is_reported_and_publishes_nothing(built_warehou
     assert after.equals(before)
     runs = query(copy, "select count(*) as n from segments.segmentation_runs")["n"].item()
     assert runs == 1
+
+
+def test_a_base_larger_than_the_fit_sample_is_fitted_on_a_sample_and_assigned_in_full(warehouse_copy):
+    """Only the sample reaches Python; every customer is still assigned once, profiled and explained."""
+    import dagster as dg
+
+    from tests.conftest import AS_OF, load_defs, query
+
+    job = load_defs().resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        asset_selection=[dg.AssetKey(["segments", "customer_segments"])], instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"customer_segmentation": {"config": {**FAST_SEGMENTATION, "fit_customers": 1_000}}},
+                    "resources": {"analysis": {"config": {"as_of_date": AS_OF}}}})
+    assert result.success
+    run = query(warehouse_copy, "select input_rows, fitted_on_customers, parameters from segments.segmentation_runs "
+                                "order by finished_at desc limit 1").iloc[0]
+    assert run["input_rows"] == SMALL_CUSTOMERS and run["fitted_on_customers"] == 1_000
+    assert json.loads(run["parameters"])["fit_customers"] == 1_000
+    assigned = query(warehouse_copy, "select count(*) as n, count(distinct customer_id) as customers, "
+                                     "count(segment_name) as named from segments.customer_segments").iloc[0]
+    assert assigned.to_dict() == {"n": SMALL_CUSTOMERS, "customers": SMALL_CUSTOMERS, "named": SMALL_CUSTOMERS}
+    sizes = query(warehouse_copy, "select level, sum(customers) as customers from segments.segment_profiles "
+                                  "group by level")
+    assert set(sizes["customers"]) == {SMALL_CUSTOMERS}
+    explained = query(warehouse_copy, "select count(distinct customer_id) from segments.customer_explanations").iloc[0, 0]
+    assert explained >= 0.9 * SMALL_CUSTOMERS
+    assert query(warehouse_copy, "select count(*) from information_schema.tables "
+                                 "where table_schema = 'segmentation_work'").iloc[0, 0] == 0  # work tables dropped

@@ -1,9 +1,9 @@
 """Segmentation: marts.customer_features_wide -> segments.* tables, with a run ledger.
 
-The asset reads the feature mart, calls ``ml/`` to fit and profile, judges the
-blocking checks *before* publishing (a failed one is reported and publishes
-nothing), then replaces the result tables and appends the ledger and model rows
-in one transaction.
+The asset fits on a bounded sample of the feature mart (``ml/``), then assigns, matches ids,
+profiles and explains every customer inside the warehouse (``warehouse_steps``), judges the
+blocking checks *before* publishing (a failed one is reported and publishes nothing), then
+replaces the result tables and appends the ledger and model rows in one transaction.
 """
 
 
@@ -14,27 +14,25 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ml.drift import bin_edges, reference_table
-from ml.explanations import explain_customers
 from ml.profiles import build_profiles, trait_table
-from ml.segment_ids import match_segment_ids
-from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments, model_tables
+from ml.segment_ids import match_from_overlaps
+from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.segmentation.config import SegmentationRunConfig
 from orchestration.defs.segmentation.run_record import (
     BLOCKING_CHECKS,
     blocking_verdicts,
     code_version,
-    drift_columns,
     ledger_row,
     new_run_id,
     published_tables,
 )
+from orchestration.defs.segmentation.warehouse_steps import FEATURES, read_fit_input, work_tables
 from orchestration.lib.charts import segments_chart
 from orchestration.lib.metadata import frame_metadata, markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
 
-FEATURES_KEY = dg.AssetKey(["marts", "customer_features_wide"])  # customer_features + category shares
+FEATURES_KEY = dg.AssetKey(["marts", "customer_features_wide"])
 SEGMENT_TABLES = {
     "customer_segments": "One row per customer: macro and micro segment, segment name, distance to its centroid, run_id.",
     "segment_profiles": "One row per macro and micro segment: size, value, name, description, KPIs with targets, "
@@ -70,30 +68,6 @@ def _features_lineage(context: dg.AssetExecutionContext) -> dict[str, str | None
 
 
 REFIT_TRIGGER_TAG = "microseg/refit_trigger"  # set by the drift sensor: which measure launched the refit
-
-
-def _previous_result(warehouse: WarehouseResource) -> tuple[pd.DataFrame | None, set[str], str | None, pd.Series]:
-    """The published segments (stable ids), every id ever issued, the run that published them, and which
-    customers the latest scoring found no longer fitting their segment (by customer_id)."""
-    if not warehouse.has_table("segments", "customer_segments"):
-        return None, set(), None, pd.Series(dtype=bool)
-    previous = warehouse.query_df("select customer_id, macro_segment_id, segment_id, distance, run_id "
-                                  "from segments.customer_segments")
-    issued = set(previous["macro_segment_id"]) | set(previous["segment_id"])
-    if warehouse.has_table("segments", "segment_lineage"):
-        issued |= set(warehouse.query_df("select distinct segment_id from segments.segment_lineage "
-                                         "where segment_id is not null")["segment_id"])
-    run_id = previous["run_id"].iloc[0] if len(previous) else None
-    far = pd.Series(dtype=bool)
-    if run_id is not None and warehouse.has_table("segments", "customer_scores"):
-        scores = warehouse.query_df("select customer_id, segment_id, distance from segments.customer_scores "
-                                    "where model_run_id = ?", [run_id])
-        # no longer fits: scored into another segment, or beyond the 95th percentile fit distance of its own
-        p95 = previous.groupby("segment_id")["distance"].quantile(0.95)
-        fitted = scores["customer_id"].map(previous.set_index("customer_id")["segment_id"])
-        far = pd.Series(((scores["segment_id"] != fitted) | (scores["distance"] > scores["segment_id"].map(p95)))
-                        .to_numpy(), index=scores["customer_id"])
-    return previous[["customer_id", "macro_segment_id", "segment_id"]], issued, run_id, far
 
 
 def _refit_trigger(context: dg.AssetExecutionContext) -> str:
@@ -142,59 +116,68 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
     """Fit macro and nested micro segments, profile them, and publish the results with a run ledger."""
     started = dt.datetime.now(dt.timezone.utc)
     engine = config.to_engine()
-    features = warehouse.query_df("select * from marts.customer_features_wide order by customer_id")
-    if features.empty:
-        raise dg.Failure("marts.customer_features_wide is empty: nothing to segment. Materialise the dbt models first.")
-    context.log.info(f"Segmenting {len(features):,} customers with {engine.algorithm}, seed {engine.seed}.")
-
-    previous, issued, previous_run_id, far = _previous_result(warehouse)
-    fitted = fit_segments(features, engine, previous=previous)  # warm-started from the published segments
-    # keep the previous run's ids where a segment still holds the same customers, who still fit it
-    match = match_segment_ids(previous, fitted.assignments[["customer_id", "macro_segment_id", "segment_id"]], issued,
-                              far=far)
-    result = fitted.relabel(match.mapping)
-    traits = trait_table(features, result.assignments)
-    profiles = build_profiles(features, result.assignments, result.stability(), traits, config.total_budget)
-
-    verdicts = blocking_verdicts(features, result.assignments, profiles, engine)
-    failed = sorted(name for name, verdict in verdicts.items() if not verdict.passed)
-    if failed:
-        # report every verdict, failed ones with their reason, then stop: nothing is published
-        for name, verdict in verdicts.items():
-            yield dg.AssetCheckResult(check_name=name, asset_key=list(BLOCKING_CHECKS[name]), passed=verdict.passed,
-                                      description=verdict.reason, metadata=verdict.metadata)
-        raise dg.Failure(f"Segmentation not published; failed checks: {failed}",
-                         metadata={name: dg.MetadataValue.text(verdicts[name].reason) for name in failed})
-
+    fit_input = read_fit_input(warehouse, config.fit_customers, engine.seed)
+    inputs, sample = fit_input.inputs, fit_input.sample
+    if not inputs.customers:
+        raise dg.Failure(f"{FEATURES} is empty: nothing to segment. Materialise the dbt models first.")
+    context.log.info(f"Segmenting {inputs.customers:,} customers with {engine.algorithm}, seed {engine.seed}, "
+                     f"fitted on {'all of them' if len(sample) == inputs.customers else f'a sample of {len(sample):,}'}.")
+    # warm-started from the published segments
+    fitted = fit_segments(sample, engine, previous=fit_input.previous_sample, population=inputs.customers)
     run_id = new_run_id(started)
-    ledger = ledger_row(run_id=run_id, dagster_run_id=context.run.run_id, started=started,
-                        finished=dt.datetime.now(dt.timezone.utc), parameters=config.model_dump(), result=result,
-                        features=features, features_lineage=_features_lineage(context), version=code_version(),
-                        history={"refit_trigger": _refit_trigger(context), "previous_run_id": previous_run_id,
-                                 "ids_kept": match.kept_share()})
-    reference = reference_table(features, result.assignments, bin_edges(features, drift_columns(result)))
-    clock = time.perf_counter()
-    explanations = explain_customers(features, *model_tables(result), result.assignments)
-    explain_seconds = time.perf_counter() - clock
-    context.log.info(f"Explained {len(features):,} customers in {explain_seconds:.1f} s.")
-    replace, append = published_tables(run_id, result, profiles, traits, ledger,
-                                       lineage=match.lineage.assign(previous_run_id=previous_run_id),
-                                       reference=reference, explanations=explanations)
-    warehouse.publish("segments", replace=replace, append=append)
+    with work_tables(warehouse, run_id) as work:
+        work.assign_fitted(fitted)
+        # keep the previous run's ids where a segment still holds the same customers, who still fit it
+        match = match_from_overlaps(work.overlaps(fit_input.previous_run_id), fit_input.issued)
+        result = fitted.relabel(match.mapping)
+        counts = work.assign_stable(match.mapping)
+        features, assignments = work.frames()
+        traits = trait_table(features, assignments)
+        profiles = build_profiles(features, assignments, result.stability(), traits, config.total_budget)
+        del features, assignments
+
+        verdicts = blocking_verdicts(counts, profiles, engine)
+        failed = sorted(name for name, verdict in verdicts.items() if not verdict.passed)
+        if failed:
+            # report every verdict, failed ones with their reason, then stop: nothing is published
+            for name, verdict in verdicts.items():
+                yield dg.AssetCheckResult(check_name=name, asset_key=list(BLOCKING_CHECKS[name]),
+                                          passed=verdict.passed, description=verdict.reason, metadata=verdict.metadata)
+            raise dg.Failure(f"Segmentation not published; failed checks: {failed}",
+                             metadata={name: dg.MetadataValue.text(verdicts[name].reason) for name in failed})
+
+        ledger = ledger_row(run_id=run_id, dagster_run_id=context.run.run_id, started=started,
+                            finished=dt.datetime.now(dt.timezone.utc), parameters=config.model_dump(), result=result,
+                            inputs=inputs, features_lineage=_features_lineage(context), version=code_version(),
+                            history={"refit_trigger": _refit_trigger(context),
+                                     "previous_run_id": fit_input.previous_run_id, "ids_kept": match.kept_share()})
+        reference = work.reference(result, sample)
+        clock = time.perf_counter()
+        first_features, example = work.explain(result, sample)
+        explain_seconds = time.perf_counter() - clock
+        context.log.info(f"Explained {inputs.customers:,} customers in {explain_seconds:.1f} s.")
+        replace, append = published_tables(run_id, result, profiles, traits, ledger,
+                                           lineage=match.lineage.assign(previous_run_id=fit_input.previous_run_id),
+                                           reference=reference)
+        written = work.publish(run_id, profiles.set_index("segment_id")["segment_name"].to_dict(), replace, append)
     context.log.info(f"Published run {run_id}: {len(result.macro_ids)} macro, "
-                     f"{ledger['micro_k'].item()} micro segments for {len(features):,} customers; "
-                     f"{match.kept_share():.0%} of segments kept their id from {previous_run_id or 'no previous run'}.")
+                     f"{ledger['micro_k'].item()} micro segments for {inputs.customers:,} customers; "
+                     f"{match.kept_share():.0%} of segments kept their id from "
+                     f"{fit_input.previous_run_id or 'no previous run'}.")
 
     extra = {
-        "segment_profiles": _profile_metadata(profiles, result, features, engine.seed),
+        "segment_profiles": _profile_metadata(profiles, result, sample, engine.seed),
         "segmentation_runs": {"k_candidates": markdown_table(result.candidates().round(4), max_rows=100)},
         "segment_lineage": {"lineage": markdown_table(match.lineage.round(3), max_rows=100)},
         "customer_explanations": {
             "seconds": round(explain_seconds, 2),
-            "top_features": markdown_table(explanations.loc[explanations["rank"] == 1, "feature"].value_counts()
-                                           .rename("customers").reset_index().head(20)),
-            "example": markdown_table(explanations.head(9).round(3))},
+            "top_features": markdown_table(first_features.rename("customers").rename_axis("feature")
+                                           .reset_index().head(20)),
+            "example": markdown_table(example.round(3))},
     }
+    for table, metadata in written.items():  # the per-customer tables, written inside the warehouse
+        yield dg.MaterializeResult(asset_key=["segments", table], metadata={
+            **metadata, "run_id": run_id, **extra.get(table, {})})
     for table, df in replace.items():
         yield dg.MaterializeResult(asset_key=["segments", table], metadata={
             **frame_metadata(df, f"segments.{table}"), "run_id": run_id, **extra.get(table, {})})

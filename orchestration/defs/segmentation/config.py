@@ -27,6 +27,10 @@ class SegmentationRunConfig(dg.Config):
     seed: int = Field(default=_ENGINE.seed, description="Random seed; the same seed and data give identical segments.")
     sample_size: int = Field(default=_ENGINE.sample_size,
                              description="Fit on at most this many customers per level (memory stays flat).")
+    fit_customers: int = Field(default=200_000, gt=0,
+                               description="Read at most this many customers from the warehouse to fit on (a "
+                                           "deterministic sample when there are more); every customer is then "
+                                           "assigned, profiled and explained inside the warehouse.")
     selection_sample: int = Field(default=_ENGINE.selection_sample,
                                   description="Choose the number of segments on at most this many of a level's "
                                               "sample; the chosen number is then fitted on the whole sample.")

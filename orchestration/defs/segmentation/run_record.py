@@ -34,22 +34,36 @@ def new_run_id(started: dt.datetime) -> str:
     return f"seg-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def blocking_verdicts(features: pd.DataFrame, assignments: pd.DataFrame, profiles: pd.DataFrame,
+@dataclass(frozen=True)
+class AssignmentCounts:
+    """What the every-customer-once check judges, counted where the assignment is (the warehouse)."""
+    customers: int  # in the feature mart
+    rows: int  # assignment rows
+    repeated: int  # customers with more than one row
+    unassigned: int  # rows without a segment
+
+    @classmethod
+    def of(cls, features: pd.DataFrame, assignments: pd.DataFrame) -> "AssignmentCounts":
+        counts = assignments["customer_id"].value_counts()
+        return cls(len(features), len(assignments), int((counts != 1).sum()),
+                   int(assignments["segment_id"].isna().sum()))
+
+
+def blocking_verdicts(counts: AssignmentCounts, profiles: pd.DataFrame,
                       config: SegmentationConfig) -> dict[str, Verdict]:
     """Every blocking check's verdict, with the reason a user reads when it fails."""
-    counts = assignments["customer_id"].value_counts()
-    repeated, unassigned = int((counts != 1).sum()), int(assignments["segment_id"].isna().sum())
-    once = len(assignments) == len(features) and repeated == 0 and unassigned == 0
-    min_size = config.min_size(len(features))
+    repeated, unassigned = counts.repeated, counts.unassigned
+    once = counts.rows == counts.customers and repeated == 0 and unassigned == 0
+    min_size = config.min_size(counts.customers)
     small = profiles.loc[profiles["customers"] < min_size, ["segment_id", "customers"]]
     duplicated = profiles.loc[profiles["segment_name"].duplicated(), "segment_name"].tolist()
     return {
         "every_customer_assigned_once": Verdict(
             once,
             "every customer has exactly one segment" if once else
-            f"{len(features):,} customers in, {len(assignments):,} assignment rows, {repeated} customers assigned "
+            f"{counts.customers:,} customers in, {counts.rows:,} assignment rows, {repeated} customers assigned "
             f"more than once, {unassigned} unassigned",
-            {"customers": len(features), "assignment_rows": len(assignments)}),
+            {"customers": counts.customers, "assignment_rows": counts.rows}),
         "no_segment_below_minimum_size": Verdict(
             small.empty,
             f"smallest segment has {int(profiles['customers'].min()):,} customers (minimum {min_size:,})" if small.empty
@@ -71,14 +85,32 @@ def code_version() -> str:
         return "unknown"
 
 
-def fingerprint(features: pd.DataFrame) -> str:
-    """A hash of the input rows, independent of their order."""
-    ordered = features.sort_values("customer_id").reset_index(drop=True)
-    return hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes()).hexdigest()[:16]
+@dataclass(frozen=True)
+class InputSummary:
+    """The segmented input as the ledger records it: its size, as-of date and a fingerprint of its rows."""
+    customers: int
+    as_of_date: str | None
+    fingerprint: str
+    fitted_on: int  # customers the fit saw (all of them, or a sample of this many)
+
+    @classmethod
+    def of_frame(cls, features: pd.DataFrame) -> "InputSummary":
+        """From the whole input in a frame: the fingerprint hashes its rows, independent of their order."""
+        ordered = features.sort_values("customer_id").reset_index(drop=True)
+        digest = hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+        as_of = str(features["as_of_date"].iloc[0]) if "as_of_date" in features and len(features) else None
+        return cls(len(features), as_of, digest.hexdigest()[:16], len(features))
+
+    @classmethod
+    def of_checksum(cls, customers: int, as_of_date, checksum, fitted_on: int) -> "InputSummary":
+        """From the warehouse's count and order-independent checksum (``ml.segmentation_sql.input_summary_sql``)."""
+        digest = hashlib.sha256(f"{customers}:{checksum}".encode())
+        return cls(int(customers), None if as_of_date is None else str(as_of_date), digest.hexdigest()[:16],
+                   int(fitted_on))
 
 
 def ledger_row(*, run_id: str, dagster_run_id: str, started: dt.datetime, finished: dt.datetime,
-               parameters: dict, result: SegmentationResult, features: pd.DataFrame,
+               parameters: dict, result: SegmentationResult, inputs: InputSummary,
                features_lineage: dict[str, str | None], version: str, history: dict | None = None) -> pd.DataFrame:
     """One row of segments.segmentation_runs: what ran, with which parameters, on which input."""
     return pd.DataFrame([{
@@ -96,9 +128,10 @@ def ledger_row(*, run_id: str, dagster_run_id: str, started: dt.datetime, finish
                                                for c in model.scaler.params["source_column"]})),
         # columns the fit could not use (missing, no data, constant), at the macro level
         "features_left_out": json.dumps(result.macro.scaler.left_out, sort_keys=True),
-        "input_rows": len(features),
-        "input_fingerprint": fingerprint(features),
-        "features_as_of": str(features["as_of_date"].iloc[0]) if "as_of_date" in features else None,
+        "input_rows": inputs.customers,
+        "input_fingerprint": inputs.fingerprint,
+        "features_as_of": inputs.as_of_date,
+        "fitted_on_customers": inputs.fitted_on,
         "code_version": version,
         "features_dagster_run_id": features_lineage.get("features_dagster_run_id"),
         "dbt_invocation_id": features_lineage.get("dbt_invocation_id"),
@@ -116,23 +149,17 @@ def drift_columns(result: SegmentationResult) -> list[str]:
 
 def published_tables(run_id: str, result: SegmentationResult, profiles: pd.DataFrame, traits: pd.DataFrame,
                      ledger: pd.DataFrame, lineage: pd.DataFrame | None = None, reference: pd.DataFrame | None = None,
-                     explanations: pd.DataFrame | None = None,
                      ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """(tables replaced, tables appended) in segments.*, every row tagged with the run id.
+    """(tables replaced, tables appended) in segments.*, every row tagged with the run id: the tables made in
+    Python. The per-customer ones (customer_segments, customer_explanations) are written inside the warehouse.
 
     The ledger row is appended with the model, so a run is in the ledger exactly when its results are published.
     """
-    names = profiles.set_index("segment_id")["segment_name"]
-    assignments = result.assignments.assign(segment_name=result.assignments["segment_id"].map(names), run_id=run_id)
     scaling, centroids = model_tables(result)
     replace = {
-        "customer_segments": assignments[["customer_id", "macro_segment_id", "segment_id", "segment_name",
-                                          "macro_distance", "distance", "run_id"]],
         "segment_profiles": profiles.assign(run_id=run_id),
         "segment_traits": traits.assign(run_id=run_id),
     }
-    if explanations is not None:
-        replace["customer_explanations"] = explanations.assign(run_id=run_id)
     append = {
         "segmentation_runs": ledger,
         "model_scaling": scaling.assign(run_id=run_id),

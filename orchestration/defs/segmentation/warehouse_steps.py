@@ -1,0 +1,197 @@
+"""The segmentation's work inside the warehouse: what it reads to fit, and every per-customer step after.
+
+Only a bounded sample of the feature mart reaches Python (the fit); the assignment, the overlaps that keep
+ids stable, the counts the checks judge, the drift reference and the published per-customer tables are
+queries over the warehouse's own tables (``ml.segmentation_sql``, ``ml.scoring_sql``, ``ml.drift``). The
+explanations are computed in Python chunk by chunk, so memory stays flat at any number of customers.
+
+Work tables live in schema ``segmentation_work`` under the run's id, outside the published schemas (the
+snapshot never copies them); the publish is one transaction, and the work tables are dropped whatever
+happens.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+
+from ml.drift import bin_edges, binned_counts_sql, long_counts, reference_bins, reference_from_counts
+from ml.explanations import CHUNK, explain_customers
+from ml.segment_ids import LEVELS, LevelOverlaps, overlaps_from_counts
+from ml.segmentation import SegmentationResult, model_tables
+from ml.segmentation_sql import (far_from_fit_sql, input_summary_sql, overlaps_sql, percentile, relabel_sql,
+                                 sample_sql)
+from ml.scoring_sql import quote_identifier, scoring_sql, sql_string
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.segmentation.run_record import AssignmentCounts, InputSummary, drift_columns
+from orchestration.lib.metadata import table_metadata
+from orchestration.lib.warehouse import has_table, write_frames
+
+FEATURES = "marts.customer_features_wide"  # customer_features + category shares
+WORK_SCHEMA = "segmentation_work"
+SEGMENTS = "segments.customer_segments"
+
+
+@dataclass(frozen=True)
+class FitInput:
+    """What the fit reads: the input's summary, a bounded sample of it, and the published result before."""
+    inputs: InputSummary
+    sample: pd.DataFrame
+    previous_sample: pd.DataFrame | None  # the sample's customers' published segments, for a warm start
+    issued: set[str]  # every segment id ever issued
+    previous_run_id: str | None
+
+
+def read_fit_input(warehouse: WarehouseResource, sample_size: int, seed: int) -> FitInput:
+    """The feature mart's size and fingerprint, a sample of at most ``sample_size`` customers (all of them
+    when they fit), and what the published result says about those customers."""
+    with warehouse.connect(read_only=True) as con:
+        columns = [d[0] for d in con.execute(f"select * from {FEATURES} limit 0").description]
+        customers, as_of, checksum = con.execute(input_summary_sql(FEATURES, columns)).fetchone()
+        sample_query = sample_sql(FEATURES, sample_size, seed, customers)
+        sample = con.execute(sample_query).df()
+        inputs = InputSummary.of_checksum(customers, as_of, checksum, fitted_on=len(sample))
+        if not has_table(con, "segments", "customer_segments"):
+            return FitInput(inputs, sample, None, set(), None)
+        previous_sample = con.execute(
+            f"select customer_id, macro_segment_id, segment_id from {SEGMENTS} "
+            f"where customer_id in (select customer_id from ({sample_query}) as s)").df()
+        issued = {r[0] for r in con.execute(
+            f"select macro_segment_id from {SEGMENTS} union select segment_id from {SEGMENTS}").fetchall()}
+        if has_table(con, "segments", "segment_lineage"):
+            issued |= {r[0] for r in con.execute("select distinct segment_id from segments.segment_lineage "
+                                                 "where segment_id is not null").fetchall()}
+        row = con.execute(f"select run_id from {SEGMENTS} limit 1").fetchone()
+    return FitInput(inputs, sample, previous_sample, issued, row[0] if row else None)
+
+
+@contextmanager
+def work_tables(warehouse: WarehouseResource, run_id: str) -> Iterator["SegmentationWork"]:
+    """The run's work tables, dropped when the block ends, whether it published or failed."""
+    work = SegmentationWork(warehouse, run_id)
+    try:
+        yield work
+    finally:
+        with warehouse.connect() as con:
+            for table in work.tables():
+                con.execute(f"drop table if exists {table}")
+
+
+class SegmentationWork:
+    """One run's per-customer steps, each a short session on the warehouse file."""
+
+    def __init__(self, warehouse: WarehouseResource, run_id: str):
+        self.warehouse = warehouse
+        suffix = run_id.replace("-", "_")
+        self.fitted = f"{WORK_SCHEMA}.fitted_{suffix}"  # every customer under the fitted ids
+        self.assigned = f"{WORK_SCHEMA}.assigned_{suffix}"  # ... under the stable ids
+        self.explained = f"{WORK_SCHEMA}.explained_{suffix}"
+
+    def tables(self) -> list[str]:
+        return [self.fitted, self.assigned, self.explained]
+
+    def assign_fitted(self, fitted: SegmentationResult) -> None:
+        """Every customer of the mart to the fitted model, in SQL: the sample's own assignment, for all."""
+        scaling, centroids = model_tables(fitted)
+        with self.warehouse.connect() as con:
+            con.execute(f"create schema if not exists {WORK_SCHEMA}")
+            con.execute(f"create or replace table {self.fitted} as {scoring_sql(scaling, centroids, FEATURES)}")
+
+    def overlaps(self, previous_run_id: str | None) -> dict[str, LevelOverlaps]:
+        """Per level, the overlaps of this fit's segments with the published ones (and which of the shared
+        customers the latest scoring found no longer fitting), both results' ids: what ids are matched on."""
+        with self.warehouse.connect(read_only=True) as con:
+            current = {level: sorted(r[0] for r in con.execute(f"select distinct {column} from {self.fitted}")
+                                     .fetchall()) for level, column in LEVELS.items()}
+            if not has_table(con, "segments", "customer_segments"):
+                empty = overlaps_from_counts(pd.DataFrame(columns=["previous", "current", "customers", "far_customers",
+                                                                   "previous_size", "current_size"]))
+                return {level: LevelOverlaps(empty, set(), current[level]) for level in LEVELS}
+            far = (far_from_fit_sql("segments.customer_scores", SEGMENTS, previous_run_id)
+                   if previous_run_id and has_table(con, "segments", "customer_scores") else None)
+            counts = con.execute(overlaps_sql(self.fitted, SEGMENTS, far)).df()
+            previous = {level: {r[0] for r in con.execute(f"select distinct {column} from {SEGMENTS}").fetchall()}
+                        for level, column in LEVELS.items()}
+        return {level: LevelOverlaps(overlaps_from_counts(counts[counts["level"] == level]), previous[level],
+                                     current[level]) for level in LEVELS}
+
+    def assign_stable(self, mapping: dict[str, str]) -> AssignmentCounts:
+        """Every customer under the stable ids; what the every-customer-once check needs, counted."""
+        with self.warehouse.connect() as con:
+            con.execute(f"create or replace table {self.assigned} as {relabel_sql(self.fitted, mapping)}")
+            (customers,) = con.execute(f"select count(*) from {FEATURES}").fetchone()
+            rows, distinct, unassigned = con.execute(
+                f"select count(*), count(distinct customer_id), "
+                f"sum(case when segment_id is null then 1 else 0 end) from {self.assigned}").fetchone()
+        return AssignmentCounts(customers=customers, rows=rows, repeated=rows - distinct,
+                                unassigned=int(unassigned or 0))
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The whole feature mart and its assignments in Python, for what has no SQL form yet (profiles)."""
+        with self.warehouse.connect(read_only=True) as con:
+            features = con.execute(f"select * from {FEATURES} order by customer_id").df()
+            assignments = con.execute(f"select * from {self.assigned} order by customer_id").df()
+        return features, assignments
+
+    def reference(self, result: SegmentationResult, sample: pd.DataFrame) -> pd.DataFrame:
+        """The drift reference: decile edges from the fit's sample, every customer counted into those bins (the
+        base and per macro segment), the 95th percentile distance and the segments' shares, in the warehouse."""
+        edges = bin_edges(sample, drift_columns(result))
+        bins = reference_bins(edges)
+        with self.warehouse.connect(read_only=True) as con:
+            shares = long_counts(con.execute(binned_counts_sql(bins, FEATURES, self.assigned)).df(), bins) \
+                if edges else pd.DataFrame(columns=["scope", "feature", "bin", "share"])
+            (p95,) = con.execute(f"select {percentile('distance', 0.95)} from {self.assigned}").fetchone()
+            sizes = con.execute(f"select segment_id, count(*) as customers from {self.assigned} "
+                                f"group by segment_id").df().set_index("segment_id")["customers"]
+        return reference_from_counts(edges, shares, p95, sizes / sizes.sum())
+
+    def explain(self, result: SegmentationResult, sample: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+        """Every customer's explanation, a chunk at a time from the warehouse into a work table; returns how
+        many customers each feature explains first, and a few rows for the UI."""
+        scaling, centroids = model_tables(result)
+        numeric = [c for c in sample.columns if c != "customer_id" and pd.api.types.is_numeric_dtype(sample[c])]
+        means = ", ".join(f"avg(cast({quote_identifier(c)} as double))" for c in numeric)
+        written, example, first = 0, pd.DataFrame(), pd.Series(dtype="int64")
+        with self.warehouse.connect() as con:
+            population = dict(zip(numeric, con.execute(f"select {means} from {FEATURES}").fetchone())) \
+                if numeric else {}
+            reader = con.cursor()  # its own session: the chunks stream while the writer inserts
+            reader.execute(f"select f.*, a.macro_segment_id as macro_segment_id__, a.segment_id as segment_id__ "
+                           f"from {FEATURES} as f inner join {self.assigned} as a on f.customer_id = a.customer_id "
+                           f"order by f.customer_id")
+            while len(chunk := reader.fetch_df_chunk(max(1, CHUNK // duckdb.__standard_vector_size__))):
+                assignments = chunk[["customer_id", "macro_segment_id__", "segment_id__"]].rename(
+                    columns=lambda c: c.removesuffix("__"))
+                features = chunk.drop(columns=["macro_segment_id__", "segment_id__"])
+                out = explain_customers(features, scaling, centroids, assignments, population_means=population)
+                con.register("_explained", out)
+                verb = f"insert into {self.explained}" if written else f"create or replace table {self.explained} as"
+                con.execute(f"{verb} select * from _explained")
+                con.unregister("_explained")
+                written += len(out)
+                example = out if example.empty else example
+                first = first.add(out.loc[out["rank"] == 1, "feature"].value_counts(), fill_value=0)
+            reader.close()
+        return first.astype("int64").sort_values(ascending=False, kind="stable"), example.head(9)
+
+    def publish(self, run_id: str, names: dict[str, str], replace: dict[str, pd.DataFrame],
+                append: dict[str, pd.DataFrame]) -> dict[str, dict]:
+        """Every table of the result in one transaction: the per-customer ones from the work tables, the
+        rest from frames. A failure anywhere rolls all of it back. Returns the per-customer tables' metadata."""
+        run = sql_string(run_id)
+        segments = (f"select customer_id, macro_segment_id, segment_id, segment_name, macro_distance, distance, "
+                    f"{run} as run_id from ({relabel_sql(self.assigned, {}, names)}) as named order by customer_id")
+        with self.warehouse.transaction("segments") as con:
+            con.execute(f"create or replace table {SEGMENTS} as {segments}")
+            has_explanations = has_table(con, WORK_SCHEMA, self.explained.split(".")[1])
+            if has_explanations:
+                con.execute(f"create or replace table segments.customer_explanations as "
+                            f"select *, {run} as run_id from {self.explained} order by customer_id, rank")
+            write_frames(con, "segments", replace=replace, append=append)
+            return {table: table_metadata(con, "segments", table)
+                    for table in ("customer_segments", *(["customer_explanations"] if has_explanations else []))}
