@@ -14,8 +14,9 @@ constants in exponent form (DOUBLE everywhere) and identifiers quoted for the di
 backticks for "spark"), so DuckDB and Spark SQL (ANSI off) run the same query. Clipping is a CASE, not
 greatest(), because greatest() skips NULLs where pandas' clip keeps them.
 
-Where two candidates tie (regions with as many customers, categories, channels, devices or traits with
-equal values) the order is defined: the larger first, then by name.
+Where two candidates tie (regions with as many customers; categories, channels, devices, contact channels
+or traits whose values agree to 9 decimals, as two engines summing in another order do) the order is
+defined: the larger first, then by name.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ GAP = "mean_days_between_orders"  # optional: without it a customer's gap betwee
 DEFAULT_GAP = 90.0
 # one row per scope: these, then per feature column mean__/min__/max__/std__<column>, then sum__<touches column>
 SCOPE_COLUMNS = ["level", "segment_id", "parent_segment_id", "customers"]
+# customers with order_count >= 2; sums of order_count and gross_revenue; net_revenue clipped at 0, summed and
+# averaged (over customers who have one); each customer's expected next-year value (``_expected_return``) summed
 TOTALS = ["repeat_customers", "orders", "gross_revenue", "net_value", "avg_net_value", "expected_value"]
 POPULATION_ONLY = ("min", "max", "std")  # what ``supported`` and the z-scores need; NULL in segment rows
 REGION_COLUMNS = ["level", "segment_id", "region", "customers"]
