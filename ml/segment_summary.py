@@ -203,7 +203,8 @@ def summarise(features: pd.DataFrame, assignments: pd.DataFrame | None = None,
     def rows(level: str, means: pd.DataFrame, sums: pd.DataFrame, sizes: pd.Series, ids, parents,
              spread: dict[str, pd.Series] | None = None) -> pd.DataFrame:
         out = {"level": level, "segment_id": ids, "parent_segment_id": parents,
-               "customers": sizes.to_numpy(dtype="int64"), "repeat_customers": sums["repeat_"].to_numpy().astype("int64"),
+               "customers": sizes.to_numpy(dtype="int64"),
+               "repeat_customers": sums["repeat_"].to_numpy().astype("int64"),
                "orders": sums["order_count"].to_numpy(), "gross_revenue": sums["gross_revenue"].to_numpy(),
                "net_value": sums["value_"].to_numpy(), "avg_net_value": means["value_"].to_numpy(),
                "expected_value": sums["expected_"].to_numpy()}
