@@ -122,9 +122,10 @@ def test_a_base_larger_than_the_fit_sample_is_fitted_on_a_sample_and_assigned_in
 
     from tests.conftest import AS_OF, load_defs, query
 
-    job = load_defs().resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        asset_selection=[dg.AssetKey(["segments", "customer_segments"])], instance=dg.DagsterInstance.ephemeral(),
+    defs = load_defs()
+    segmentation = defs.resolve_assets_def(dg.AssetKey(["segments", "customer_segments"]))
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=list(segmentation.keys), instance=dg.DagsterInstance.ephemeral(),
         run_config={"ops": {"customer_segmentation": {"config": {**FAST_SEGMENTATION, "fit_customers": 1_000}}},
                     "resources": {"analysis": {"config": {"as_of_date": AS_OF}}}})
     assert result.success

@@ -14,7 +14,6 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ml.profiles import build_profiles, trait_table
 from ml.segment_ids import match_from_overlaps
 from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments
 from orchestration.defs.resources import WarehouseResource
@@ -131,10 +130,7 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
         match = match_from_overlaps(work.overlaps(fit_input.previous_run_id), fit_input.issued)
         result = fitted.relabel(match.mapping)
         counts = work.assign_stable(match.mapping)
-        features, assignments = work.frames()
-        traits = trait_table(features, assignments)
-        profiles = build_profiles(features, assignments, result.stability(), traits, config.total_budget)
-        del features, assignments
+        traits, profiles = work.profiles(result.stability(), config.total_budget)
 
         verdicts = blocking_verdicts(counts, profiles, engine)
         failed = sorted(name for name, verdict in verdicts.items() if not verdict.passed)

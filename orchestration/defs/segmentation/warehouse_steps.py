@@ -2,7 +2,8 @@
 
 Only a bounded sample of the feature mart reaches Python (the fit); the assignment, the overlaps that keep
 ids stable, the counts the checks judge, the drift reference and the published per-customer tables are
-queries over the warehouse's own tables (``ml.segmentation_sql``, ``ml.scoring_sql``, ``ml.drift``). The
+queries over the warehouse's own tables (``ml.segmentation_sql``, ``ml.scoring_sql``, ``ml.drift``), and
+the profiles are built from per-segment aggregates one query returns (``ml.segment_summary``). The
 explanations are computed in Python chunk by chunk, so memory stays flat at any number of customers.
 
 Work tables live in schema ``segmentation_work`` under the run's id, outside the published schemas (the
@@ -21,6 +22,8 @@ import pandas as pd
 
 from ml.drift import bin_edges, binned_counts_sql, long_counts, reference_bins, reference_from_counts
 from ml.explanations import CHUNK, explain_customers
+from ml.segment_summary import (profiles_from_summary, region_counts_sql, summary_columns, summary_sql,
+                                traits_from_summary)
 from ml.segment_ids import LEVELS, LevelOverlaps, overlaps_from_counts
 from ml.segmentation import SegmentationResult, model_tables
 from ml.segmentation_sql import (far_from_fit_sql, input_summary_sql, overlaps_sql, percentile, relabel_sql,
@@ -130,12 +133,15 @@ class SegmentationWork:
         return AssignmentCounts(customers=customers, rows=rows, repeated=rows - distinct,
                                 unassigned=int(unassigned or 0))
 
-    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The whole feature mart and its assignments in Python, for what has no SQL form yet (profiles)."""
+    def profiles(self, stability: pd.Series, total_budget: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(traits, profiles) from per-segment aggregates the warehouse computes: a few dozen rows reach Python."""
         with self.warehouse.connect(read_only=True) as con:
-            features = con.execute(f"select * from {FEATURES} order by customer_id").df()
-            assignments = con.execute(f"select * from {self.assigned} order by customer_id").df()
-        return features, assignments
+            empty = con.execute(f"select * from {FEATURES} limit 0").df()
+            summary = con.execute(summary_sql(FEATURES, self.assigned, summary_columns(empty))).df()
+            regions = (con.execute(region_counts_sql(FEATURES, self.assigned)).df()
+                       if "region" in empty.columns else None)
+        traits = traits_from_summary(summary)
+        return traits, profiles_from_summary(summary, regions, stability, traits, total_budget)
 
     def reference(self, result: SegmentationResult, sample: pd.DataFrame) -> pd.DataFrame:
         """The drift reference: decile edges from the fit's sample, every customer counted into those bins (the
