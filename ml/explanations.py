@@ -168,15 +168,16 @@ def explain_customers(features: pd.DataFrame, scaling: pd.DataFrame, centroids: 
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         {"_row": pd.Series(dtype=int), "runner_up_segment_id": pd.Series(dtype=object), "rank": pd.Series(dtype=int),
          "feature": pd.Series(dtype=object), "contribution": pd.Series(dtype=float)})
-    out["explanation"] = ""
-    for feature, idx in out.groupby("feature").groups.items():
-        values = features[feature].to_numpy()[out.loc[idx, "_row"]]
+    words = np.empty(len(out), dtype=object)  # filled per feature, assigned once (a column set per slice is slow)
+    rows_of = out["_row"].to_numpy()
+    for feature, at in out.groupby("feature").indices.items():
+        values = features[feature].to_numpy()[rows_of[at]]
         if population_means is None:
-            out.loc[idx, "explanation"] = describe(feature, values, features[feature])
+            words[at] = describe(feature, values, features[feature])
         else:
             numeric = feature != "region" and pd.api.types.is_numeric_dtype(features[feature])
-            out.loc[idx, "explanation"] = describe_against(feature, values, population_means.get(feature, np.nan),
-                                                           numeric)
+            words[at] = describe_against(feature, values, population_means.get(feature, np.nan), numeric)
+    out["explanation"] = pd.Series(words, index=out.index, dtype="str")
     out["customer_id"] = features["customer_id"].to_numpy()[out["_row"].to_numpy()]
     out["segment_id"] = segment_of[out["_row"].to_numpy()]
     out["runner_up_segment_id"] = out["runner_up_segment_id"].astype("string")

@@ -168,8 +168,8 @@ class SegmentationWork:
                 if numeric else {}
             reader = con.cursor()  # its own session: the chunks stream while the writer inserts
             reader.execute(f"select f.*, a.macro_segment_id as macro_segment_id__, a.segment_id as segment_id__ "
-                           f"from {FEATURES} as f inner join {self.assigned} as a on f.customer_id = a.customer_id "
-                           f"order by f.customer_id")
+                           # any order: each customer is explained on their own, the publish sorts
+                           f"from {FEATURES} as f inner join {self.assigned} as a on f.customer_id = a.customer_id")
             while len(chunk := reader.fetch_df_chunk(max(1, CHUNK // duckdb.__standard_vector_size__))):
                 assignments = chunk[["customer_id", "macro_segment_id__", "segment_id__"]].rename(
                     columns=lambda c: c.removesuffix("__"))
