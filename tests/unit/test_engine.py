@@ -55,6 +55,14 @@ def test_a_run_on_spark_with_steps_not_built_there_is_refused_before_loading(tmp
     assert "pyspark" not in sys.modules  # refused without starting Spark
 
 
+def test_the_steps_that_run_on_spark_are_steps_of_the_code_location(monkeypatch):
+    from orchestration.lib.engine import SPARK_STEPS
+
+    monkeypatch.setenv("MICROSEG_DEMO", "1")
+    job = load_defs().resolve_job_def("full_pipeline")
+    assert SPARK_STEPS <= {node.name for node in job.nodes}  # a renamed step would be refused on Spark
+
+
 def test_a_bad_engine_in_the_run_config_fails_the_run_naming_the_engines(tmp_path, monkeypatch):
     result = _full_pipeline(tmp_path, monkeypatch, "sparky")
     assert not result.success
