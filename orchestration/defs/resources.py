@@ -75,6 +75,16 @@ class ComputeEngine(dg.ConfigurableResource):
     def on_spark(self) -> bool:
         return self.engine == SPARK
 
+    def require_ready(self) -> None:
+        """On spark, refuse (saying what to install) when this machine cannot start Spark: pyspark and Java."""
+        if self.on_spark:
+            from orchestration.lib.spark import require_spark
+
+            try:
+                require_spark()
+            except RuntimeError as exc:
+                raise dg.Failure(str(exc)) from exc
+
 
 class AnalysisSettings(dg.ConfigurableResource):
     """Settings every step of a run shares; set them once in the launchpad under `resources.analysis`."""

@@ -208,7 +208,7 @@ def stale_raw_tables(warehouse: Path, folder: Path | None = None) -> list[str]:
             exported = con.execute(f"select count(*) from read_parquet({sql_string(str(files))})").fetchone()[0] \
                 if files.exists() else None
             if exported != rows:
-                stale.append(f"raw.{table}: {rows:,} rows in DuckDB, "
+                stale.append(f"raw.{table}: {rows:,} row{'s' if rows != 1 else ''} in DuckDB, "
                              + (f"{exported:,} in Spark" if exported is not None else f"not exported ({files})"))
     return stale
 

@@ -31,6 +31,14 @@ def test_a_bad_engine_is_refused_naming_where_it_was_set_and_the_engines(monkeyp
     assert "$MICROSEG_ENGINE must be one of duckdb, spark, not 'postgres'" in causes  # what `dg dev` shows, last
 
 
+def test_spark_without_java_is_refused_saying_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on it
+    ComputeEngine(engine="duckdb").require_ready()  # DuckDB needs neither
+    with pytest.raises(dg.Failure, match="The engine spark needs .*Java 17"):
+        ComputeEngine(engine="spark").require_ready()
+
+
 def _full_pipeline(tmp_path, monkeypatch, engine: str):
     monkeypatch.setenv("MICROSEG_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("MICROSEG_DEMO", "0")

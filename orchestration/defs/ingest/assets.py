@@ -18,7 +18,6 @@ import pandas as pd
 
 from orchestration.lib import spark
 from orchestration.lib.engine import refuse_run_reading_duckdb
-
 from orchestration.lib.files import APPEND, REPLACE, LoadedFile, landing_sources, load_files
 from orchestration.lib.loading import FileLoad, ensure_raw_tables, load_source, load_sources, source_for_file
 from orchestration.lib.metadata import markdown_table, table_metadata
@@ -81,11 +80,7 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
                       engine: ComputeEngine):
     """Load export files into the raw tables in one transaction: all of them or none (then, on Spark, publish them)."""
     refuse_run_reading_duckdb(context, engine.engine)
-    if engine.on_spark:
-        try:
-            spark.require_spark()  # before loading: a run that cannot reach Spark changes nothing
-        except RuntimeError as exc:
-            raise dg.Failure(str(exc)) from exc
+    engine.require_ready()  # before loading: a run that cannot reach Spark changes nothing
     tables = list(raw_tables())
     file_loads: list[FileLoad] = []
     with warehouse.transaction("raw") as con:

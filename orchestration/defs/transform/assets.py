@@ -158,10 +158,6 @@ def _build_on_spark(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     """dbt build on the spark target, from the raw tables raw_exports published to Spark (refused if they are not
     the DuckDB load area's: the features would be another load's). dbt's target/ and logs/ are this invocation's
     own folder (dagster-dbt's default), so the project's manifest stays DuckDB's."""
-    try:
-        spark.require_spark()
-    except RuntimeError as exc:
-        raise dg.Failure(str(exc)) from exc
     stale = spark.stale_raw_tables(warehouse.resolved_path())
     if stale:
         raise dg.Failure("Spark's raw tables are not the ones loaded into DuckDB (" + "; ".join(stale) + "): "
@@ -194,6 +190,7 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
                  analysis: AnalysisSettings, engine: ComputeEngine):
     """dbt build: staging cleans raw exports, intermediate builds per-customer blocks, marts publish features."""
     refuse_run_reading_duckdb(context, engine.engine)
+    engine.require_ready()
     if engine.on_spark:
         yield from _build_on_spark(context, dbt, warehouse, analysis)
         return
