@@ -63,6 +63,15 @@ def test_a_run_on_spark_with_steps_not_built_there_is_refused_before_loading(tmp
     assert "pyspark" not in sys.modules  # refused without starting Spark
 
 
+def test_a_step_not_built_on_spark_refuses_itself_on_spark_only():
+    from orchestration.lib.engine import refuse_on_spark
+
+    refuse_on_spark("duckdb", "customer_segmentation")
+    with pytest.raises(dg.Failure, match="customer_segmentation on Spark is not built yet: it would read DuckDB's "
+                                         "tables, not the features built in Spark"):
+        refuse_on_spark("spark", "customer_segmentation")
+
+
 def test_the_steps_that_run_on_spark_are_steps_of_the_code_location(monkeypatch):
     from orchestration.lib.engine import SPARK_STEPS
 

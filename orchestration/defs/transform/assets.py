@@ -29,7 +29,7 @@ from orchestration.defs.transform.translator import translator
 from orchestration.lib import spark
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
 from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
-from orchestration.lib.engine import refuse_run_reading_duckdb
+from orchestration.lib.engine import refuse_on_spark, refuse_run_reading_duckdb
 from orchestration.lib.feature_builds import inputs_fingerprint, last_complete_build, record_complete_build
 from orchestration.lib.metadata import table_metadata
 from orchestration.lib.settings import (DUCKDB, DUCKDB_MEMORY_ENV, SPARK, WAREHOUSE_ENV, WAREHOUSE_POOL,
@@ -220,8 +220,9 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
     pool=WAREHOUSE_POOL,
 )
 def dbt_segment_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-                      analysis: AnalysisSettings):
+                      analysis: AnalysisSettings, engine: ComputeEngine):
     """dbt models over the Python segmentation results (the campaign table, segment KPIs)."""
+    refuse_on_spark(engine.engine, "dbt_segment_marts")  # a run without the feature steps is not refused earlier
     yield from _build(context, dbt, warehouse, {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()})
     _mark_result_complete(context, warehouse)
 
