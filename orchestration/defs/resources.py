@@ -1,4 +1,4 @@
-"""Resources every domain shares: the warehouse file, the dbt CLI and the run's analysis settings."""
+"""Resources every domain shares: the warehouse file, the engine, the dbt CLI and the run's analysis settings."""
 
 
 from contextlib import contextmanager
@@ -13,7 +13,9 @@ from pydantic import Field, field_validator
 
 from orchestration.lib import warehouse
 from orchestration.lib.dbt import dbt_executable, dbt_project
-from orchestration.lib.settings import DBT_PROJECT_DIR, parse_as_of_date
+from orchestration.lib.engine import ENGINE_FIELD, ENGINE_RESOURCE
+from orchestration.lib.settings import DBT_PROJECT_DIR, ENGINE_ENV, ENGINES, SPARK, configured_engine, \
+    engine_name, parse_as_of_date
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -54,6 +56,36 @@ class WarehouseResource(dg.ConfigurableResource):
             return warehouse.has_table(con, schema, name)
 
 
+class ComputeEngine(dg.ConfigurableResource):
+    """The engine the raw tables and the feature models are built on; set it per run under `resources.engine`."""
+
+    engine: str = Field(
+        default_factory=configured_engine,
+        description=f"One of {', '.join(ENGINES)}. Default: ${ENGINE_ENV}, else duckdb. On spark the raw tables are "
+                    "loaded and quarantined as on duckdb, then exported to Spark, and the dbt feature models build "
+                    "there (dbt target spark); the steps after the features do not run on Spark yet.",
+    )
+
+    @field_validator("engine")
+    @classmethod
+    def _is_an_engine(cls, value: str) -> str:
+        return engine_name(value, ENGINE_FIELD)  # raises with the field and the allowed values named
+
+    @property
+    def on_spark(self) -> bool:
+        return self.engine == SPARK
+
+    def require_ready(self) -> None:
+        """On spark, refuse (saying what to install) when this machine cannot start Spark: pyspark and Java."""
+        if self.on_spark:
+            from orchestration.lib.spark import require_spark
+
+            try:
+                require_spark()
+            except RuntimeError as exc:
+                raise dg.Failure(str(exc)) from exc
+
+
 class AnalysisSettings(dg.ConfigurableResource):
     """Settings every step of a run shares; set them once in the launchpad under `resources.analysis`."""
 
@@ -75,6 +107,7 @@ def resources() -> dg.Definitions:
     return dg.Definitions(resources={
         "warehouse": WarehouseResource(),
         "analysis": AnalysisSettings(),
+        ENGINE_RESOURCE: ComputeEngine(),
         "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
                               dbt_executable=dbt_executable()),
     })

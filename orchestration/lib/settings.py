@@ -21,6 +21,9 @@ SOURCES_ENV = "MICROSEG_SOURCES"  # a sources file mapping a retailer's exports 
 EXPORTS_ENV = "MICROSEG_EXPORTS"  # audience exports, one folder per run: <exports>/<export_id>/
 REPORTS_ENV = "MICROSEG_REPORTS"  # the segment report: <reports>/<result_id>/index.html and latest/index.html
 SPARK_DIR_ENV = "MICROSEG_SPARK_DIR"  # the Spark target's Parquet warehouse and metastore (profiles.yml reads it too)
+ENGINE_ENV = "MICROSEG_ENGINE"  # where the feature build runs, unless the run's `engine` resource says otherwise
+DUCKDB, SPARK = "duckdb", "spark"  # the engines; each is also the name of its dbt target in profiles.yml
+ENGINES = (DUCKDB, SPARK)
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 SNAPSHOT_ENV = "MICROSEG_SNAPSHOT"  # the published read-only copy `make sql` opens (default: beside the warehouse)
@@ -102,6 +105,19 @@ def spark_path() -> Path:
     """The Spark target's folder (warehouse/, metastore_db/, raw exports): ``MICROSEG_SPARK_DIR``, else ``spark/``
     beside the warehouse."""
     return _beside_warehouse(SPARK_DIR_ENV, "spark")
+
+
+def engine_name(value: str, where: str) -> str:
+    """``value`` as an engine name (case and spaces ignored); anything else is refused naming ``where`` it was set."""
+    name = value.strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"{where} must be one of {', '.join(ENGINES)}, not {value!r}")
+    return name
+
+
+def configured_engine() -> str:
+    """``MICROSEG_ENGINE``, else duckdb: the engine a run uses when its ``engine`` resource is not configured."""
+    return engine_name(os.environ.get(ENGINE_ENV) or DUCKDB, f"${ENGINE_ENV}")
 
 
 def sources_file() -> Path | None:

@@ -9,11 +9,13 @@ SparkSession per process (``getOrCreate``), configured in one place. Needs the `
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
+from typing import Iterator
 
 from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.dbt import manifest
@@ -49,6 +51,27 @@ def spark_settings(target: str = "spark") -> dict[str, str]:
     return settings
 
 
+def require_spark() -> None:
+    """Refuse, saying what to install, when this machine cannot start Spark (checked before any work is done)."""
+    missing = [what for what, ok in [
+        ("pyspark (the spark extra: `uv sync --frozen --extra spark`, or `make test-spark`)",
+         importlib.util.find_spec("pyspark") is not None),
+        ("Java 17 (`apt-get install openjdk-17-jre-headless`, or JAVA_HOME)",
+         bool(os.environ.get("JAVA_HOME") or shutil.which("java")))] if not ok]
+    if missing:
+        raise RuntimeError("The engine spark needs " + " and ".join(missing))
+
+
+def spark_environment() -> dict[str, str]:
+    """This process's environment made ready for Spark, here or in a dbt started from it (it inherits the
+    environment): the Spark folder absolute and created, the log settings named. Returns the profile's settings."""
+    # the machine's name may resolve to a loopback address: bind there, without Spark's warning about it
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    settings = spark_settings()
+    spark_path().mkdir(parents=True, exist_ok=True)
+    return settings
+
+
 def spark_session():
     """This process's SparkSession with the profile's settings (started once; later calls return it).
 
@@ -56,16 +79,46 @@ def spark_session():
     dbt builds (staging, intermediate, marts, raw) are the ones this session sees."""
     from pyspark.sql import SparkSession
 
-    # the machine's name may resolve to a loopback address: bind there, without Spark's warning about it
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    settings = spark_settings()
-    spark_path().mkdir(parents=True, exist_ok=True)
+    settings = spark_environment()
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")  # Spark's INFO/WARN chatter (Hive, Derby, codegen) is not for users
     return session
+
+
+def stop_spark(session) -> None:
+    """Stop ``session`` and end the JVM behind it: the Derby metastore admits one JVM at a time and lets go only
+    when its JVM ends, and the next step's dbt starts a JVM of its own. A later ``spark_session`` starts anew."""
+    from pyspark import SparkContext
+
+    session.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    gateway.shutdown()
+    process = getattr(gateway, "proc", None)  # pyspark keeps the JVM's process here; it exits when stdin closes
+    if process is not None:
+        process.stdin.close()
+        process.wait(timeout=60)
+    SparkContext._gateway = SparkContext._jvm = None
+
+
+@contextmanager
+def step_session() -> Iterator:
+    """A SparkSession for one step, stopped with its JVM when the step is done (see ``stop_spark``). Refuses to
+    borrow a session already running in this process: its metastore may be another folder's, and it is not ours
+    to stop."""
+    from pyspark.sql import SparkSession
+
+    if SparkSession.getActiveSession() is not None:
+        raise RuntimeError("A SparkSession is already running in this process: a step starts and stops its own")
+    session = spark_session()
+    try:
+        yield session
+    finally:
+        stop_spark(session)
 
 
 def source_tables() -> list[str]:
@@ -129,11 +182,35 @@ def replace_raw_export(warehouse: Path, folder: Path) -> list[RawExport]:
     return [RawExport(e.table, e.rows, folder / e.table) for e in exports]
 
 
+def raw_export_folder() -> Path:
+    """Where the raw tables Spark reads are exported: ``<spark dir>/raw``."""
+    return spark_path() / RAW_SCHEMA
+
+
 def load_raw_into_spark(warehouse: Path, spark, folder: Path | None = None) -> list[RawExport]:
     """The DuckDB load area's raw tables as Spark's ``raw.<table>`` over ``folder`` (default ``<spark dir>/raw``)."""
-    exports = replace_raw_export(warehouse, folder or spark_path() / "raw")
+    exports = replace_raw_export(warehouse, folder or raw_export_folder())
     register_raw_tables(spark, exports)
     return exports
+
+
+def stale_raw_tables(warehouse: Path, folder: Path | None = None) -> list[str]:
+    """Each raw table whose rows in the DuckDB load area and in the export Spark reads differ (or that was never
+    exported), described for an error: Spark's features must be built from the raw tables the run loaded."""
+    folder = folder or raw_export_folder()
+    stale = []
+    with connect(read_only=True, path=warehouse) as con:
+        present = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [RAW_SCHEMA]).fetchall()}
+        for table in (t for t in source_tables() if t in present):
+            (rows,) = con.execute(f"select count(*) from {RAW_SCHEMA}.{quote_identifier(table)}").fetchone()
+            files = folder / table / "data.parquet"
+            exported = con.execute(f"select count(*) from read_parquet({sql_string(str(files))})").fetchone()[0] \
+                if files.exists() else None
+            if exported != rows:
+                stale.append(f"raw.{table}: {rows:,} row{'s' if rows != 1 else ''} in DuckDB, "
+                             + (f"{exported:,} in Spark" if exported is not None else f"not exported ({files})"))
+    return stale
 
 
 def run_dbt(args: list[str], work_dir: Path) -> None:

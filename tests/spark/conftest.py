@@ -1,23 +1,84 @@
-"""One SparkSession for the test session (the spark extra and Java 17: `make test-spark`)."""
+"""The demo through Dagster on both engines, once per test session, and a SparkSession on what Spark holds
+(the spark extra and Java 17: `make test-spark`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
 import pytest
 
+from tests.conftest import AS_OF, load_defs, query
 
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory):
-    """A local[2] session with the dbt profile's settings, its warehouse and metastore in a temp folder;
-    dbt-spark's session method in this process gets the same session (getOrCreate)."""
+CUSTOMERS = 2_000
+
+
+def require_pyspark() -> None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
         pytest.fail("pyspark is not installed: `make test-spark` syncs the spark extra (and installs Java 17)")
+
+
+@dataclass(frozen=True)
+class Runs:
+    warehouse: Path  # the one DuckDB file both runs loaded (and the second one built features in)
+    spark_dir: Path
+    on_spark: dg.ExecuteInProcessResult  # demo_exports -> raw_exports -> dbt_features, engine spark
+    duckdb_schemas_after_spark: frozenset[str]  # what the Spark run left in the DuckDB file
+    on_duckdb: dg.ExecuteInProcessResult  # raw_exports -> dbt_features, engine duckdb, on the same export files
+
+
+def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str, ops: dict | None = None):
+    keys = list(selection.resolve(defs.resolve_asset_graph()))
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=keys,
+        run_config={"ops": ops or {}, "resources": {"analysis": {"config": {"as_of_date": AS_OF}},
+                                                    "engine": {"config": {"engine": engine}}}},
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory, dbt_manifest) -> Runs:
+    """The demo retailer through real Dagster materialisations into one temp warehouse: first with the engine
+    resource set to spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target), then the raw
+    and feature assets again with engine duckdb. The second load finds the same export files unchanged, so both
+    engines build their features from the same raw tables. Each run's steps start and stop their own Spark
+    sessions and JVMs, as in a real run (dbt's JVM and a step's never share the Derby metastore)."""
+    require_pyspark()
+    from orchestration.defs.automation.jobs import DEMO, FEATURES, RAW
+    from orchestration.lib.warnings import quiet_library_warnings
+
+    quiet_library_warnings()  # a session fixture runs before the per-test autouse filter
+    root = tmp_path_factory.mktemp("engines")
+    warehouse, spark_dir = root / "warehouse.duckdb", root / "spark"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MICROSEG_WAREHOUSE", str(warehouse))
+        mp.setenv("MICROSEG_SPARK_DIR", str(spark_dir))
+        mp.setenv("MICROSEG_DEMO", "1")
+        mp.delenv("MICROSEG_ENGINE", raising=False)  # the run config chooses it, as the launchpad would
+        mp.delenv("MICROSEG_LANDING", raising=False)
+        mp.delenv("MICROSEG_INBOX", raising=False)
+        defs = load_defs()
+        demo = {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42, "reference_date": AS_OF}}}
+        on_spark = _materialise(defs, DEMO | RAW | FEATURES, "spark", demo)
+        assert on_spark.success, [e.message for e in on_spark.all_events if e.is_failure]
+        schemas = frozenset(query(warehouse, "select distinct table_schema from information_schema.tables")
+                            ["table_schema"])
+        on_duckdb = _materialise(defs, RAW | FEATURES, "duckdb")
+        assert on_duckdb.success, [e.message for e in on_duckdb.all_events if e.is_failure]
+    return Runs(warehouse, spark_dir, on_spark, schemas, on_duckdb)
+
+
+@pytest.fixture(scope="session")
+def spark(runs):
+    """A local[2] session on the runs' Spark folder and metastore, started once both runs are over."""
     from orchestration.lib.settings import SPARK_DIR_ENV
-    from orchestration.lib.spark import spark_session
+    from orchestration.lib.spark import spark_session, stop_spark
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(SPARK_DIR_ENV, str(tmp_path_factory.mktemp("spark")))
+        mp.setenv(SPARK_DIR_ENV, str(runs.spark_dir))
         session = spark_session()
         yield session
-        session.stop()
+        stop_spark(session)

@@ -1,14 +1,13 @@
 """Issue #13: on the same raw tables, DuckDB and Spark give the same features, the same segment for every
 customer under one fitted model, and the same profiles.
 
-Real engines only: the demo retailer is loaded by the DuckDB loader and dbt-duckdb (a refresh_features
-materialisation), the same validated raw tables are exported to Parquet and registered in Spark, and the same
-dbt project builds on Spark (local[2], in this process). Run with `make test-spark` (needs Java 17).
+Real engines only, through Dagster (tests/spark/conftest.py): the demo retailer is loaded by the DuckDB loader,
+its validated raw tables published to Spark and the dbt project built there (engine spark, local[2]); then the
+same raw tables build the features with dbt-duckdb (engine duckdb). Run with `make test-spark` (needs Java 17).
 """
 
 from __future__ import annotations
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,11 +15,11 @@ import pytest
 from ml.profiles import build_profiles, trait_table
 from ml.scoring_sql import scoring_sql
 from ml.segmentation import SegmentationConfig, fit_segments, model_tables
-from tests.conftest import AS_OF, FAST_SEGMENTATION, load_defs, query
+from tests.conftest import FAST_SEGMENTATION, query
+from tests.spark.conftest import CUSTOMERS
 
 pytestmark = pytest.mark.spark
 
-CUSTOMERS = 2_000
 TOLERANCE = 1e-6  # features are rounded to 9 decimals; sums in another order may move the last of them
 SEGMENTATION = {k: v for k, v in FAST_SEGMENTATION.items() if k != "total_budget"}
 BUDGET = FAST_SEGMENTATION["total_budget"]
@@ -59,44 +58,27 @@ def max_differences(duck: pd.DataFrame, spark: pd.DataFrame, key: str) -> pd.Dat
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, spark, dbt_manifest):
-    """The demo on DuckDB (a real refresh_features run), then the same raw tables and dbt models on Spark."""
-    from orchestration.defs.transform.assets import SEGMENT_MARTS
-    from orchestration.lib.spark import load_raw_into_spark, run_dbt
-    from orchestration.lib.warnings import quiet_library_warnings
-
-    quiet_library_warnings()  # a module fixture runs before the per-test autouse filter
-
-    root = tmp_path_factory.mktemp("engines")
-    warehouse = root / "warehouse.duckdb"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MICROSEG_WAREHOUSE", str(warehouse))
-        mp.setenv("MICROSEG_DEMO", "1")
-        mp.delenv("MICROSEG_LANDING", raising=False)
-        mp.delenv("MICROSEG_INBOX", raising=False)
-        result = load_defs().resolve_job_def("refresh_features").execute_in_process(
-            run_config={"ops": {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42,
-                                                            "reference_date": AS_OF}}},
-                        "resources": {"analysis": {"config": {"as_of_date": AS_OF}}}},
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-        exports = load_raw_into_spark(warehouse, spark)
-    run_dbt(["build", "--vars", f"{{as_of_date: '{AS_OF}'}}", "--exclude", SEGMENT_MARTS], root / "dbt")
-    return warehouse, spark, exports
+def engines(runs, spark):
+    """The demo's features on DuckDB and on Spark, each built by a real Dagster run from the same raw tables."""
+    return runs.warehouse, spark
 
 
 def test_raw_tables_reach_spark_row_for_row(engines):
-    warehouse, spark, exports = engines
-    tables = {e.table: e.rows for e in exports}
+    from orchestration.lib.spark import source_tables
+
+    warehouse, spark = engines
+    loaded = set(query(warehouse, "select table_name from information_schema.tables where table_schema = 'raw'")
+                 ["table_name"])
+    tables = [t for t in source_tables() if t in loaded]
     assert {"customers", "orders", "order_items", "products", "web_events", "marketing_touches",
             "_quarantine", "_loads"} <= set(tables)
-    for table, rows in tables.items():
-        assert query(warehouse, f'select count(*) as n from raw."{table}"')["n"][0] == rows
-        assert spark.sql(f"select count(*) from raw.`{table}`").first()[0] == rows
+    for table in tables:
+        rows = query(warehouse, f'select count(*) as n from raw."{table}"')["n"][0]
+        assert spark.sql(f"select count(*) from raw.`{table}`").first()[0] == rows, table
 
 
 def test_features_are_the_same_on_both_engines(engines):
-    warehouse, spark, _ = engines
+    warehouse, spark = engines
     duck = query(warehouse, f"select * from {FEATURES} order by customer_id")
     on_spark = spark_frame(spark, f"select * from {FEATURES} order by customer_id")
     assert list(on_spark.columns) == list(duck.columns)
@@ -120,7 +102,7 @@ def test_features_are_the_same_on_both_engines(engines):
 @pytest.fixture(scope="module")
 def scored(engines):
     """One model fitted on the DuckDB features; its scoring SELECT run on each engine's features."""
-    warehouse, spark, _ = engines
+    warehouse, spark = engines
     duck = query(warehouse, f"select * from {FEATURES} order by customer_id")
     result = fit_segments(duck, SegmentationConfig(**SEGMENTATION))
     scaling, centroids = model_tables(result)

@@ -52,3 +52,20 @@ def test_raw_tables_are_exported_to_parquet_and_a_failed_export_keeps_the_previo
         replace_raw_export(warehouse, folder)
     with duckdb.connect() as con:
         assert con.execute(f"select count(*) from read_parquet('{folder}/customers/*.parquet')").fetchone()[0] == 3
+
+
+def test_spark_raw_tables_that_are_not_the_load_areas_are_named(tmp_path):
+    import duckdb
+
+    from orchestration.lib.spark import replace_raw_export, stale_raw_tables
+
+    warehouse, folder = tmp_path / "w.duckdb", tmp_path / "raw"
+    _warehouse(warehouse, 3)
+    replace_raw_export(warehouse, folder)
+    assert stale_raw_tables(warehouse, folder) == []
+    with duckdb.connect(str(warehouse)) as con:  # a load since the export: Spark would build yesterday's features
+        con.execute("insert into raw.customers values (3)")
+        con.execute("create table raw._quarantine as select 'customers' as entity")
+    assert stale_raw_tables(warehouse, folder) == [
+        "raw._quarantine: 1 row in DuckDB, not exported (" + str(folder / "_quarantine" / "data.parquet") + ")",
+        "raw.customers: 4 rows in DuckDB, 3 in Spark"]

@@ -2,7 +2,8 @@
 
 One asset per raw table, keyed like the dbt sources (``raw/<table>``) so the staging
 models hang under them in the asset graph. Which tables exist and what they hold is
-declared once, in the dbt sources file.
+declared once, in the dbt sources file. On the engine spark the same loader fills the DuckDB
+load area, then the validated tables are published to Spark as ``raw.<table>``.
 """
 
 
@@ -11,10 +12,12 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import ComputeEngine, WarehouseResource
 from orchestration.lib.dbt import raw_tables
 import pandas as pd
 
+from orchestration.lib import spark
+from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.files import APPEND, REPLACE, LoadedFile, landing_sources, load_files
 from orchestration.lib.loading import FileLoad, ensure_raw_tables, load_source, load_sources, source_for_file
 from orchestration.lib.metadata import markdown_table, table_metadata
@@ -60,8 +63,24 @@ def _log_loads(context: dg.AssetExecutionContext, loads: list[LoadedFile]) -> No
         context.log.info(f"raw.{load.table} <- {load.source}/{load.file}: {what}")
 
 
-def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
-    """Load export files into the raw tables in one transaction: all of them or none."""
+def _publish_to_spark(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dict[str, int]:
+    """The loaded raw tables (and the loader's audit tables) as Spark's raw.<table>; their rows in Spark by table."""
+    try:
+        with spark.step_session() as session:
+            exports = spark.load_raw_into_spark(warehouse.resolved_path(), session)
+    except Exception as exc:
+        raise dg.Failure(f"The raw tables were loaded into DuckDB ({warehouse.resolved_path()}) but not published to "
+                         f"Spark ({spark.raw_export_folder()}), which keeps its previous raw tables: {exc}") from exc
+    context.log.info(f"raw tables in Spark ({spark.raw_export_folder()}): "
+                     + ", ".join(f"raw.{e.table} {e.rows:,} rows" for e in exports))
+    return {e.table: e.rows for e in exports}
+
+
+def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
+                      engine: ComputeEngine):
+    """Load export files into the raw tables in one transaction: all of them or none (then, on Spark, publish them)."""
+    refuse_run_reading_duckdb(context, engine.engine)
+    engine.require_ready()  # before loading: a run that cannot reach Spark changes nothing
     tables = list(raw_tables())
     file_loads: list[FileLoad] = []
     with warehouse.transaction("raw") as con:
@@ -103,6 +122,7 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
     if missing:
         raise dg.Failure(f"No data yet for raw tables {missing}: put full exports in "
                          f"{landing_path()}/<source>/<table>.csv|parquet, or drop files in the inbox.")
+    in_spark = _publish_to_spark(context, warehouse) if engine.on_spark else {}
 
     with warehouse.connect(read_only=True) as con:
         for table in tables:
@@ -121,6 +141,8 @@ def _load_raw_exports(context: dg.AssetExecutionContext, config: IngestConfig, w
                                     [run_id, table]).df()
             yield dg.MaterializeResult(asset_key=key, metadata={
                 **table_metadata(con, "raw", table),
+                "engine": engine.engine,
+                **({"spark_table": f"raw.{table}", "spark_rows": in_spark[table]} if engine.on_spark else {}),
                 "loaded_rows": sum(load.rows for load in mine),
                 "duplicate_rows": sum(load.rows_duplicate for load in mine),
                 "quarantined_rows": sum(load.rows_quarantined for load in mine),

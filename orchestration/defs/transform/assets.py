@@ -7,27 +7,34 @@ Two dbt assets, because the Python segmentation sits between them: ``dbt_feature
 Row counts, column types and column lineage are read once dbt has exited: while dbt
 runs it holds DuckDB's single write lock, so querying alongside it (as dagster-dbt's
 ``fetch_row_counts`` and ``fetch_column_metadata`` do) is refused.
+
+On the engine spark, ``dbt_features`` builds on dbt's spark target from Spark's raw tables (which
+``raw_exports`` published); row counts and columns are then read from Spark, and DuckDB's bookkeeping
+(incremental staging, skip-when-unchanged, column lineage) is left out and the metadata says so.
 """
 
 
 import datetime as dt
 import json
 import os
+import time
 from graphlib import TopologicalSorter
 from typing import Iterator
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration.defs.resources import AnalysisSettings, WarehouseResource
+from orchestration.defs.resources import AnalysisSettings, ComputeEngine, WarehouseResource
 from orchestration.defs.transform.translator import translator
+from orchestration.lib import spark
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
 from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
+from orchestration.lib.engine import refuse_on_spark, refuse_run_reading_duckdb
 from orchestration.lib.feature_builds import inputs_fingerprint, last_complete_build, record_complete_build
 from orchestration.lib.metadata import table_metadata
-from orchestration.lib.settings import (DUCKDB_MEMORY_ENV, WAREHOUSE_ENV, WAREHOUSE_POOL, duckdb_memory_limit,
-                                        parse_as_of_date)
-from orchestration.lib.staging_builds import StagingPlan, code_fingerprints, plan_staging
+from orchestration.lib.settings import (DUCKDB, DUCKDB_MEMORY_ENV, SPARK, WAREHOUSE_ENV, WAREHOUSE_POOL,
+                                        duckdb_memory_limit, parse_as_of_date)
+from orchestration.lib.staging_builds import StagingPlan, code_fingerprints, incremental_models, plan_staging
 
 SEGMENT_MARTS = "marts.segments resource_type:snapshot"  # dbt selector: the models over the segmentation's tables, and the membership snapshot
 
@@ -57,6 +64,7 @@ def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionCon
                     unique_id = event.metadata["unique_id"].value
                     event = event.with_metadata({
                         **event.metadata,
+                        "engine": DUCKDB,
                         **table_metadata(con, *key.path, column_types=types.get(tuple(key.path))),
                         **column_lineage_metadata(unique_id, manifest, invocation.target_path, types, translator,
                                                   dbt_project),
@@ -114,7 +122,61 @@ def _unchanged(context: dg.AssetExecutionContext, since_run: str) -> Iterator[dg
                                for key in context.selected_asset_keys}).static_order()
     for key in order:
         yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
-                        metadata={"feature_build": why})
+                        metadata={"engine": DUCKDB, "feature_build": why})
+
+
+ON_SPARK = ("built in full on Spark (dbt target spark); not computed there: skip-when-unchanged (every build "
+            "runs), incremental staging (staging models are tables) and column lineage, which are DuckDB's")
+
+
+def _spark_metadata(context: dg.AssetExecutionContext, events: list) -> list:
+    """Row counts and columns of every model dbt built on Spark, read in a short session once dbt has exited
+    (its JVM held the metastore); the incremental staging models say they were built as tables."""
+    incremental = set(incremental_models())
+    out = []
+    with spark.step_session() as session:
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                name = ".".join(key.path)
+                if len(key.path) == 2 and session.catalog.tableExists(name):
+                    table = session.table(name)
+                    event = event.with_metadata({
+                        **event.metadata, "engine": SPARK, "feature_build": ON_SPARK,
+                        "dagster/row_count": dg.MetadataValue.int(table.count()),
+                        "dagster/column_schema": dg.TableSchema(columns=[
+                            dg.TableColumn(f.name, f.dataType.simpleString()) for f in table.schema.fields]),
+                        "dagster/table_name": name,
+                        **({"staging_build": "table: rebuilt in full on Spark"} if key.path[1] in incremental else {}),
+                    })
+            out.append(event)
+    return out
+
+
+def _build_on_spark(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                    analysis: AnalysisSettings) -> Iterator:
+    """dbt build on the spark target, from the raw tables raw_exports published to Spark (refused if they are not
+    the DuckDB load area's: the features would be another load's). dbt's target/ and logs/ are this invocation's
+    own folder (dagster-dbt's default), so the project's manifest stays DuckDB's."""
+    stale = spark.stale_raw_tables(warehouse.resolved_path())
+    if stale:
+        raise dg.Failure("Spark's raw tables are not the ones loaded into DuckDB (" + "; ".join(stale) + "): "
+                         "materialise raw_exports with the engine spark first.")
+    dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
+    context.log.info(f"features: {ON_SPARK}")
+    spark.spark_environment()  # dbt inherits it: the same Spark folder and metastore as this process
+    started = time.monotonic()
+    invocation = dbt.model_copy(update={"target": SPARK}).cli(
+        dbt_build_args(dbt_vars), context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    built = time.monotonic()
+    events = _spark_metadata(context, events)
+    context.log.info(f"features on Spark: dbt build {built - started:.1f} s, then row counts and columns read "
+                     f"from Spark in {time.monotonic() - built:.1f} s")
+    yield from events
+    if not invocation.is_successful():
+        raise dg.Failure(description="dbt build on Spark failed (see the dbt log above); models downstream of the "
+                                     "failure were skipped and keep their previous contents.")
 
 
 @dbt_assets(
@@ -125,8 +187,13 @@ def _unchanged(context: dg.AssetExecutionContext, since_run: str) -> Iterator[dg
     pool=WAREHOUSE_POOL,
 )
 def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-                 analysis: AnalysisSettings):
+                 analysis: AnalysisSettings, engine: ComputeEngine):
     """dbt build: staging cleans raw exports, intermediate builds per-customer blocks, marts publish features."""
+    refuse_run_reading_duckdb(context, engine.engine)
+    engine.require_ready()
+    if engine.on_spark:
+        yield from _build_on_spark(context, dbt, warehouse, analysis)
+        return
     # recorded with each incremental staging build: a change of code means a full refresh next time
     dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
                 "staging_fingerprints": code_fingerprints()}
@@ -153,8 +220,9 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
     pool=WAREHOUSE_POOL,
 )
 def dbt_segment_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-                      analysis: AnalysisSettings):
+                      analysis: AnalysisSettings, engine: ComputeEngine):
     """dbt models over the Python segmentation results (the campaign table, segment KPIs)."""
+    refuse_on_spark(engine.engine, "dbt_segment_marts")  # a run without the feature steps is not refused earlier
     yield from _build(context, dbt, warehouse, {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()})
     _mark_result_complete(context, warehouse)
 
