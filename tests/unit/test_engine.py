@@ -39,13 +39,13 @@ def test_spark_without_java_is_refused_saying_what_to_install(monkeypatch, tmp_p
         ComputeEngine(engine="spark").require_ready()
 
 
-def _full_pipeline(tmp_path, monkeypatch, engine: str):
+def _full_pipeline(tmp_path, monkeypatch, engine: str, job: str = "full_pipeline"):
     monkeypatch.setenv("MICROSEG_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("MICROSEG_DEMO", "0")
     monkeypatch.delenv("MICROSEG_ENGINE", raising=False)
     monkeypatch.delenv("MICROSEG_SOURCES", raising=False)
     monkeypatch.setenv("MICROSEG_LANDING", str(tmp_path / "landing"))
-    return load_defs().resolve_job_def("full_pipeline").execute_in_process(
+    return load_defs().resolve_job_def(job).execute_in_process(
         run_config={"resources": {"engine": {"config": {"engine": engine}}}},
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
@@ -70,6 +70,16 @@ def test_a_step_not_built_on_spark_refuses_itself_on_spark_only():
     with pytest.raises(dg.Failure, match="customer_segmentation on Spark is not built yet: it would read DuckDB's "
                                          "tables, not the features built in Spark"):
         refuse_on_spark("spark", "customer_segmentation")
+
+
+def test_a_refit_on_spark_is_refused_by_the_segmentation_itself(tmp_path, monkeypatch):
+    # segment_customers holds no step that runs on Spark: the segmentation refuses itself, before reading anything
+    result = _full_pipeline(tmp_path, monkeypatch, "spark", job="segment_customers")
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert [f.step_key for f in failures] == ["customer_segmentation"]
+    assert "The segmentation on Spark is not built yet" in failures[0].step_failure_data.user_failure_data.description
+    assert not (tmp_path / "warehouse.duckdb").exists()
 
 
 def test_the_steps_that_run_on_spark_are_steps_of_the_code_location(monkeypatch):

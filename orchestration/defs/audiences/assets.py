@@ -17,7 +17,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, field_validator
 
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import ComputeEngine, WarehouseResource
+from orchestration.lib.engine import refuse_on_spark
 from orchestration.lib.audiences import AUDIENCES, plan_exports, publish_folder, write_export
 from orchestration.lib.metadata import markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, exports_path
@@ -60,7 +61,9 @@ class AudienceExportConfig(dg.Config):
                 "one new folder per run. Holdout, no consent, invalid keys and small audiences are counted in "
                 "audiences.export_counts.",
 )
-def segment_exports(context: dg.AssetExecutionContext, config: AudienceExportConfig, warehouse: WarehouseResource):
+def segment_exports(context: dg.AssetExecutionContext, config: AudienceExportConfig, warehouse: WarehouseResource,
+                    engine: ComputeEngine):
+    refuse_on_spark(engine.engine, "The audience exports")
     started = time.perf_counter()
     created = dt.datetime.now(dt.timezone.utc)
     export_id = f"{created:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

@@ -3,7 +3,8 @@
 import dagster as dg
 
 from orchestration.defs.report.render import build_report
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import ComputeEngine, WarehouseResource
+from orchestration.lib.engine import refuse_on_spark
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, reports_path
 
 # what the page reads; the dbt marts are built after the segmentation and the scoring
@@ -20,9 +21,11 @@ READS = [["segments", "segment_profiles"], ["segments", "segment_traits"], ["mar
     # read-only, but DuckDB refuses a reader while another process writes the file: queue with the writers
     pool=WAREHOUSE_POOL,
 )
-def segment_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def segment_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                   engine: ComputeEngine) -> dg.MaterializeResult:
     """A page per segment result for marketers: a card per segment (traits, action, KPIs, uplift, stability), the
     segment map and the migrations, written to $MICROSEG_REPORTS/<result_id>/index.html and latest/index.html."""
+    refuse_on_spark(engine.engine, "The segment report")
     path, data, seconds = build_report(warehouse.resolved_path(), reports_path())
     levels = data.profiles["level"].value_counts()
     context.log.info(f"Segment report written to {path} in {seconds:.1f} s.")

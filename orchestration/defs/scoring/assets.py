@@ -17,7 +17,8 @@ import pandas as pd
 
 from ml.drift import DriftThresholds, binned_counts_sql, breach_summary, drift_measures, long_counts
 from ml.scoring_sql import scoring_sql, sql_number, sql_string
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import ComputeEngine, WarehouseResource
+from orchestration.lib.engine import refuse_on_spark
 from orchestration.lib.charts import migration_chart
 from orchestration.lib.metadata import markdown_table, table_metadata
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
@@ -69,7 +70,9 @@ SCORING_TABLES = {
         "share beyond the fit's 95th percentile distance, and segment-size PSI under their thresholds."))],
     pool=WAREHOUSE_POOL,
 )
-def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
+def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource,
+                    engine: ComputeEngine):
+    refuse_on_spark(engine.engine, "The scoring")
     result_id = f"score-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
     with warehouse.transaction("segments") as con:
@@ -108,6 +111,7 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
             "drift_measures": measures.assign(result_id=result_id, model_run_id=model_run),
             "scoring_runs": pd.DataFrame([{
                 "result_id": result_id, "dagster_run_id": context.run.run_id, "model_run_id": model_run,
+                "engine": engine.engine,
                 # the scores' own timestamp: the membership snapshot dates its spells by it
                 "scored_at": scored_at, "as_of_date": as_of, "customers": total,
                 "new_customers": new, "changed_segment": changed, "drift_breached": bool(summary),

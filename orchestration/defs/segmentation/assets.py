@@ -16,7 +16,7 @@ import pandas as pd
 
 from ml.segment_ids import match_from_overlaps
 from ml.segmentation import UNSTABLE_BELOW, SegmentationResult, fit_segments
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import ComputeEngine, WarehouseResource
 from orchestration.defs.segmentation.config import SegmentationRunConfig
 from orchestration.defs.segmentation.run_record import (
     BLOCKING_CHECKS,
@@ -28,6 +28,7 @@ from orchestration.defs.segmentation.run_record import (
 )
 from orchestration.defs.segmentation.warehouse_steps import FEATURES, read_fit_input, work_tables
 from orchestration.lib.charts import segments_chart
+from orchestration.lib.engine import refuse_on_spark
 from orchestration.lib.metadata import frame_metadata, markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
 
@@ -111,18 +112,19 @@ def _profile_metadata(profiles: pd.DataFrame, result: SegmentationResult, featur
     pool=WAREHOUSE_POOL,
 )
 def customer_segmentation(context: dg.AssetExecutionContext, config: SegmentationRunConfig,
-                          warehouse: WarehouseResource):
+                          warehouse: WarehouseResource, engine: ComputeEngine):
     """Fit macro and nested micro segments, profile them, and publish the results with a run ledger."""
+    refuse_on_spark(engine.engine, "The segmentation")
     started = dt.datetime.now(dt.timezone.utc)
-    engine = config.to_engine()
-    fit_input = read_fit_input(warehouse, config.fit_customers, engine.seed)
+    fit_config = config.to_engine()
+    fit_input = read_fit_input(warehouse, config.fit_customers, fit_config.seed)
     inputs, sample = fit_input.inputs, fit_input.sample
     if not inputs.customers:
         raise dg.Failure(f"{FEATURES} is empty: nothing to segment. Materialise the dbt models first.")
-    context.log.info(f"Segmenting {inputs.customers:,} customers with {engine.algorithm}, seed {engine.seed}, "
+    context.log.info(f"Segmenting {inputs.customers:,} customers with {fit_config.algorithm}, seed {fit_config.seed}, "
                      f"fitted on {'all of them' if len(sample) == inputs.customers else f'a sample of {len(sample):,}'}.")
     # warm-started from the published segments
-    fitted = fit_segments(sample, engine, previous=fit_input.previous_sample, population=inputs.customers)
+    fitted = fit_segments(sample, fit_config, previous=fit_input.previous_sample, population=inputs.customers)
     run_id = new_run_id(started)
     with work_tables(warehouse, run_id) as work:
         work.assign_fitted(fitted)
@@ -132,7 +134,7 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
         counts = work.assign_stable(match.mapping)
         traits, profiles = work.profiles(result.stability(), config.total_budget)
 
-        verdicts = blocking_verdicts(counts, profiles, engine)
+        verdicts = blocking_verdicts(counts, profiles, fit_config)
         failed = sorted(name for name, verdict in verdicts.items() if not verdict.passed)
         if failed:
             # report every verdict, failed ones with their reason, then stop: nothing is published
@@ -146,7 +148,8 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
                             finished=dt.datetime.now(dt.timezone.utc), parameters=config.model_dump(), result=result,
                             inputs=inputs, features_lineage=_features_lineage(context), version=code_version(),
                             history={"refit_trigger": _refit_trigger(context),
-                                     "previous_run_id": fit_input.previous_run_id, "ids_kept": match.kept_share()})
+                                     "previous_run_id": fit_input.previous_run_id, "ids_kept": match.kept_share(),
+                                     "engine": engine.engine})
         reference = work.reference(result, sample)
         clock = time.perf_counter()
         first_features, example = work.explain(result, sample)
@@ -162,7 +165,7 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
                      f"{fit_input.previous_run_id or 'no previous run'}.")
 
     extra = {
-        "segment_profiles": _profile_metadata(profiles, result, sample, engine.seed),
+        "segment_profiles": _profile_metadata(profiles, result, sample, fit_config.seed),
         "segmentation_runs": {"k_candidates": markdown_table(result.candidates().round(4), max_rows=100)},
         "segment_lineage": {"lineage": markdown_table(match.lineage.round(3), max_rows=100)},
         "customer_explanations": {

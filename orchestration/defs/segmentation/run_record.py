@@ -137,7 +137,8 @@ def ledger_row(*, run_id: str, dagster_run_id: str, started: dt.datetime, finish
         "dbt_invocation_id": features_lineage.get("dbt_invocation_id"),
         # why this refit ran (manual, a schedule, or the drift measure that triggered it), what it followed,
         # and the share of its segments that kept their id
-        **{"refit_trigger": "manual", "previous_run_id": None, "ids_kept": None, **(history or {})},
+        **{"refit_trigger": "manual", "previous_run_id": None, "ids_kept": None, "engine": "duckdb",
+           **(history or {})},
     }]).astype({"previous_run_id": "string", "refit_trigger": "string", "ids_kept": "float64"})
 
 

@@ -12,7 +12,8 @@ import dagster as dg
 # modules, not their objects: an asset imported by name is loaded again from the importing file
 from orchestration.defs.audiences import assets as audiences
 from orchestration.defs.report import assets as report
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import ComputeEngine, WarehouseResource
+from orchestration.lib.engine import refuse_on_spark
 from orchestration.defs.scoring import assets as scoring
 from orchestration.defs.segmentation import assets as segmentation
 from orchestration.defs.transform import assets as transform
@@ -32,8 +33,10 @@ SNAPSHOT_KEY = dg.AssetKey(["snapshot", "published_warehouse"])
     owners=OWNERS,
     pool=WAREHOUSE_POOL,  # reads the warehouse: not while another step writes it
 )
-def published_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def published_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                       engine: ComputeEngine) -> dg.MaterializeResult:
     """The schemas analysts query (marts, segments, segments_history, audiences), copied beside the warehouse."""
+    refuse_on_spark(engine.engine, "The published snapshot")
     started = time.perf_counter()
     target = snapshot_path(warehouse.resolved_path())
     rows = write_snapshot(warehouse.resolved_path(), target)
