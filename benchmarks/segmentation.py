@@ -58,7 +58,9 @@ def child(warehouse: Path) -> dict:
     seconds = time.perf_counter() - started
     explained = next((m.materialization.metadata["seconds"].value for m in result.get_asset_materialization_events()
                       if m.asset_key.path[-1] == "customer_explanations"), None)
-    return {"success": result.success, "seconds": seconds, "explain_seconds": explained,
+    steps = next((m.materialization.metadata["seconds_per_step"].value for m in result.get_asset_materialization_events()
+                  if m.asset_key.path[-1] == "segmentation_runs"), {})
+    return {"success": result.success, "seconds": seconds, "explain_seconds": explained, "steps": steps,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2}
 
 
@@ -88,6 +90,7 @@ def main() -> None:
             state = "" if run["success"] else "  (failed: see the run's log)"
             print(f"{customers:>12,}{built:>9.1f}{run['seconds']:>16.1f}{run['explain_seconds'] or 0:>11.1f}"
                   f"{run['peak_rss_gb']:>13.2f}{state}")
+            print("    seconds per step: " + ", ".join(f"{k} {v:.1f}" for k, v in run["steps"].items()))
     print(f"(the {base:,} customers of {warehouse_path()} tiled; the default segmentation settings)")
 
 
