@@ -73,7 +73,7 @@ def _build(warehouse: Path) -> dict:
     """Materialise the dbt_features asset (staging, intermediate, marts); the facts' metadata and log lines."""
     from dagster_dbt import DbtCliResource
 
-    from orchestration.defs.resources import AnalysisSettings, WarehouseResource
+    from orchestration.defs.resources import AnalysisSettings, ComputeEngine, WarehouseResource
     from orchestration.defs.transform.assets import dbt_features
     from orchestration.lib.dbt import dbt_project
 
@@ -83,7 +83,7 @@ def _build(warehouse: Path) -> dict:
         result = dg.materialize(
             [dbt_features], instance=instance,
             resources={"warehouse": WarehouseResource(path=str(warehouse)),
-                       "analysis": AnalysisSettings(as_of_date=AS_OF),
+                       "analysis": AnalysisSettings(as_of_date=AS_OF), "engine": ComputeEngine(engine="duckdb"),
                        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR),
                                              dbt_executable=dbt_executable())})
     assert result.success
