@@ -143,3 +143,34 @@ def test_profiles_are_the_same_on_both_engines(scored):
               spark[["segment_id", "segment_name", "customers"]], on="segment_id", suffixes=("_duckdb", "_spark"))
           .to_markdown(index=False))
     pd.testing.assert_frame_equal(spark, duck, check_exact=False, rtol=1e-6, atol=TOLERANCE)
+
+
+def test_profiles_built_inside_each_engine_are_the_same(engines, scored):
+    """The segmentation's own path: per-segment aggregates computed by each engine (``ml.segment_summary``'s SQL
+    over its features and the scoring SELECT), only a few dozen rows leaving it, then the same profiles."""
+    from ml.segment_summary import (profiles_from_summary, region_counts_sql, summary_columns, summary_sql,
+                                    traits_from_summary)
+
+    warehouse, spark = engines
+    result, (duck_features, _), _ = scored
+    scaling, centroids = model_tables(result)
+    columns = summary_columns(duck_features)
+    frames = {}
+    for engine, run, dialect in [("duckdb", lambda q: query(warehouse, q), "ansi"),
+                                 ("spark", lambda q: spark_frame(spark, q), "spark")]:
+        assigned = f"({scoring_sql(scaling, centroids, FEATURES, dialect=dialect)})"
+        frames[engine] = (run(summary_sql(FEATURES, assigned, columns, dialect=dialect)),
+                          run(region_counts_sql(FEATURES, assigned, dialect=dialect)))
+    (duck_summary, duck_regions), (spark_summary, spark_regions) = frames["duckdb"], frames["spark"]
+    spark_summary, spark_regions = like(spark_summary, duck_summary), like(spark_regions, duck_regions)
+    pd.testing.assert_frame_equal(spark_summary, duck_summary, check_exact=False, rtol=1e-9, atol=TOLERANCE)
+    pd.testing.assert_frame_equal(spark_regions, duck_regions)
+    built = {}
+    for engine, (summary, regions) in {"duckdb": (duck_summary, duck_regions),
+                                       "spark": (spark_summary, spark_regions)}.items():
+        built[engine] = profiles_from_summary(summary, regions, result.stability(), traits_from_summary(summary),
+                                              BUDGET).sort_values("segment_id").reset_index(drop=True)
+    assert len(built["duckdb"]) >= 5 and built["duckdb"]["segment_name"].is_unique
+    print(f"\nProfiles from each engine's aggregates ({len(duck_summary)} summary rows, "
+          f"{len(duck_summary.columns)} columns): equal")
+    pd.testing.assert_frame_equal(built["spark"], built["duckdb"], check_exact=False, rtol=1e-6, atol=TOLERANCE)
