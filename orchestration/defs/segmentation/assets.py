@@ -151,7 +151,7 @@ def customer_segmentation(context: dg.AssetExecutionContext, config: Segmentatio
         # keep the previous run's ids where a segment still holds the same customers, who still fit it
         match = match_from_overlaps(work.overlaps(fit_input.previous_run_id), fit_input.issued)
         result = fitted.relabel(match.mapping)
-        counts = work.assign_stable(match.mapping)
+        counts = work.assign_stable(match.mapping, inputs.customers)
         laps.lap("match ids")
         traits, profiles = work.profiles(result.stability(), config.total_budget)
         laps.lap("profile")

@@ -122,11 +122,11 @@ class SegmentationWork:
         return {level: LevelOverlaps(overlaps_from_counts(counts[counts["level"] == level]), previous[level],
                                      current[level]) for level in LEVELS}
 
-    def assign_stable(self, mapping: dict[str, str]) -> AssignmentCounts:
-        """Every customer under the stable ids; what the every-customer-once check needs, counted."""
+    def assign_stable(self, mapping: dict[str, str], customers: int) -> AssignmentCounts:
+        """Every customer under the stable ids; what the every-customer-once check needs, counted against the
+        ``customers`` the input summary counted in the mart."""
         with self.warehouse.connect() as con:
             con.execute(f"create or replace table {self.assigned} as {relabel_sql(self.fitted, mapping)}")
-            (customers,) = con.execute(f"select count(*) from {FEATURES}").fetchone()
             rows, distinct, unassigned = con.execute(
                 f"select count(*), count(distinct customer_id), "
                 f"sum(case when segment_id is null then 1 else 0 end) from {self.assigned}").fetchone()
@@ -194,10 +194,8 @@ class SegmentationWork:
                     f"{run} as run_id from ({relabel_sql(self.assigned, {}, names)}) as named order by customer_id")
         with self.warehouse.transaction("segments") as con:
             con.execute(f"create or replace table {SEGMENTS} as {segments}")
-            has_explanations = has_table(con, WORK_SCHEMA, self.explained.split(".")[1])
-            if has_explanations:
-                con.execute(f"create or replace table segments.customer_explanations as "
-                            f"select *, {run} as run_id from {self.explained} order by customer_id, rank")
+            con.execute(f"create or replace table segments.customer_explanations as "
+                        f"select *, {run} as run_id from {self.explained} order by customer_id, rank")
             write_frames(con, "segments", replace=replace, append=append)
             return {table: table_metadata(con, "segments", table)
-                    for table in ("customer_segments", *(["customer_explanations"] if has_explanations else []))}
+                    for table in ("customer_segments", "customer_explanations")}
