@@ -95,22 +95,24 @@ def reference_from_counts(edges: dict[str, list[float]], shares: pd.DataFrame, d
     return pd.DataFrame(rows, columns=["measure", "scope", "feature", "bin", "upper_edge", "value"])
 
 
-def _case(column: str, edges: list[float]) -> str:
-    value = f"cast({quote_identifier(column)} as double)"  # booleans and integers bin as numbers
+def _case(column: str, edges: list[float], dialect: str = "ansi") -> str:
+    value = f"cast({quote_identifier(column, dialect)} as double)"  # booleans and integers bin as numbers
     whens = " ".join(f"when {value} <= {sql_number(e)} then {k}" for k, e in enumerate(edges, 1))
     return f"case when {value} is null then 0 {whens} else {len(edges) + 1} end"
 
 
-def binned_counts_sql(reference: pd.DataFrame, features_table: str, segments_table: str) -> str:
+def binned_counts_sql(reference: pd.DataFrame, features_table: str, segments_table: str,
+                      dialect: str = "ansi") -> str:
     """One SELECT counting today's customers into the reference bins, for the base and per macro segment
-    (the segment each customer was fitted into). Portable SQL: CASE, SUM, UNION ALL."""
+    (the segment each customer was fitted into). Portable SQL: CASE, SUM, UNION ALL; ``dialect`` says how
+    identifiers and strings are quoted (``ml.scoring_sql``)."""
     bins = reference[(reference["measure"] == "feature_bin") & (reference["scope"] == POPULATION)]
     sums = []
     for i, (column, rows) in enumerate(bins.groupby("feature", sort=True)):
-        case = _case(column, rows["upper_edge"].dropna().sort_values().tolist())
+        case = _case(column, rows["upper_edge"].dropna().sort_values().tolist(), dialect)
         sums += [f"sum(case when {case} = {int(b)} then 1 else 0 end) as c_{i}_{int(b)}" for b in rows["bin"]]
     columns = ", ".join(["count(*) as customers", *sums])
-    return (f"select {sql_string(POPULATION)} as scope, {columns} from {features_table}\n"
+    return (f"select {sql_string(POPULATION, dialect)} as scope, {columns} from {features_table}\n"
             f"union all\n"
             f"select s.macro_segment_id as scope, {columns} from {features_table} as f "
             f"inner join {segments_table} as s on f.customer_id = s.customer_id group by s.macro_segment_id")

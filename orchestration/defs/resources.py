@@ -63,7 +63,8 @@ class ComputeEngine(dg.ConfigurableResource):
         default_factory=configured_engine,
         description=f"One of {', '.join(ENGINES)}. Default: ${ENGINE_ENV}, else duckdb. On spark the raw tables are "
                     "loaded and quarantined as on duckdb, then exported to Spark, and the dbt feature models build "
-                    "there (dbt target spark); the steps after the features do not run on Spark yet.",
+                    "there (dbt target spark), and the segmentation runs in Spark SQL; the steps after it do not run on "
+                    "Spark yet.",
     )
 
     @field_validator("engine")

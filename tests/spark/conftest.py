@@ -25,9 +25,9 @@ def require_pyspark() -> None:
 class Runs:
     warehouse: Path  # the one DuckDB file both runs loaded (and the second one built features in)
     spark_dir: Path
-    on_spark: dg.ExecuteInProcessResult  # demo_exports -> raw_exports -> dbt_features, engine spark
+    on_spark: dg.ExecuteInProcessResult  # demo_exports -> raw_exports -> dbt_features -> segmentation, engine spark
     duckdb_schemas_after_spark: frozenset[str]  # what the Spark run left in the DuckDB file
-    on_duckdb: dg.ExecuteInProcessResult  # raw_exports -> dbt_features, engine duckdb, on the same export files
+    on_duckdb: dg.ExecuteInProcessResult  # the same steps but the demo, engine duckdb, on the same export files
 
 
 def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str, ops: dict | None = None):
@@ -42,12 +42,13 @@ def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, dbt_manifest) -> Runs:
     """The demo retailer through real Dagster materialisations into one temp warehouse: first with the engine
-    resource set to spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target), then the raw
-    and feature assets again with engine duckdb. The second load finds the same export files unchanged, so both
+    resource set to spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target, the segmentation
+    in Spark SQL), then the raw, feature and segmentation assets again with engine duckdb. The second load finds the same export files unchanged, so both
     engines build their features from the same raw tables. Each run's steps start and stop their own Spark
     sessions and JVMs, as in a real run (dbt's JVM and a step's never share the Derby metastore)."""
     require_pyspark()
     from orchestration.defs.automation.jobs import DEMO, FEATURES, RAW
+    from orchestration.defs.segmentation.assets import customer_segmentation
     from orchestration.lib.warnings import quiet_library_warnings
 
     quiet_library_warnings()  # a session fixture runs before the per-test autouse filter
@@ -62,11 +63,12 @@ def runs(tmp_path_factory, dbt_manifest) -> Runs:
         mp.delenv("MICROSEG_INBOX", raising=False)
         defs = load_defs()
         demo = {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42, "reference_date": AS_OF}}}
-        on_spark = _materialise(defs, DEMO | RAW | FEATURES, "spark", demo)
+        segments = dg.AssetSelection.assets(customer_segmentation)
+        on_spark = _materialise(defs, DEMO | RAW | FEATURES | segments, "spark", demo)
         assert on_spark.success, [e.message for e in on_spark.all_events if e.is_failure]
         schemas = frozenset(query(warehouse, "select distinct table_schema from information_schema.tables")
                             ["table_schema"])
-        on_duckdb = _materialise(defs, RAW | FEATURES, "duckdb")
+        on_duckdb = _materialise(defs, RAW | FEATURES | segments, "duckdb")
         assert on_duckdb.success, [e.message for e in on_duckdb.all_events if e.is_failure]
     return Runs(warehouse, spark_dir, on_spark, schemas, on_duckdb)
 

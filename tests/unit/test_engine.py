@@ -57,8 +57,9 @@ def test_a_run_on_spark_with_steps_not_built_there_is_refused_before_loading(tmp
     message = failure.step_failure_data.user_failure_data.description
     assert failure.step_key == "raw_exports"  # the first step, before the loader ran
     assert "This run builds its features on Spark, but " in message
-    assert "customer_segmentation" in message and "snapshot__published_warehouse" in message
-    assert "raw_exports" not in message and "dbt_features" not in message  # those run on Spark
+    assert "customer_scores" in message and "snapshot__published_warehouse" in message
+    # those run on Spark
+    assert "raw_exports" not in message and "dbt_features" not in message and "customer_segmentation" not in message
     assert not (tmp_path / "warehouse.duckdb").exists()  # nothing loaded, nothing written
     assert "pyspark" not in sys.modules  # refused without starting Spark
 
@@ -72,14 +73,18 @@ def test_a_step_not_built_on_spark_refuses_itself_on_spark_only():
         refuse_on_spark("spark", "customer_segmentation")
 
 
-def test_a_refit_on_spark_is_refused_by_the_segmentation_itself(tmp_path, monkeypatch):
-    # segment_customers holds no step that runs on Spark: the segmentation refuses itself, before reading anything
+def test_a_refit_on_spark_is_refused_before_it_segments_when_its_job_holds_steps_not_built_there(tmp_path,
+                                                                                               monkeypatch):
+    # segment_customers scores and publishes after the segmentation, which do not run on Spark yet: the refit is
+    # refused at its first step, before reading anything or starting Spark
     result = _full_pipeline(tmp_path, monkeypatch, "spark", job="segment_customers")
     assert not result.success
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert [f.step_key for f in failures] == ["customer_segmentation"]
-    assert "The segmentation on Spark is not built yet" in failures[0].step_failure_data.user_failure_data.description
+    message = failures[0].step_failure_data.user_failure_data.description
+    assert "This run builds its features on Spark, but " in message and "customer_scores" in message
     assert not (tmp_path / "warehouse.duckdb").exists()
+    assert "pyspark" not in sys.modules
 
 
 def test_the_steps_that_run_on_spark_are_steps_of_the_code_location(monkeypatch):

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from orchestration.defs.demo.synthetic import DemoData, GeneratorConfig
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import ComputeEngine, WarehouseResource
 from orchestration.lib.dbt import project_vars
 from orchestration.lib.metadata import markdown_table
 from orchestration.lib.parquet import ParquetTables
@@ -118,11 +118,18 @@ def demo_exports(context: dg.AssetExecutionContext, config: DemoExportsConfig, w
     description="Demo data only: adjusted Rand index of segments against the planted personas "
                 "(bar: macro >= 0.9, micro >= 0.8).",
 )
-def planted_persona_recovery(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    # the contingency tables are counted in the warehouse: a few hundred rows leave it, not every customer
-    pairs = "from segments.customer_segments s join eval.planted_personas p using (customer_id) group by all"
-    macro_counts = warehouse.query_df(f"select p.macro_persona, s.macro_segment_id, count(*) as n {pairs}")
-    micro_counts = warehouse.query_df(f"select p.micro_persona, s.segment_id, count(*) as n {pairs}")
+def planted_persona_recovery(warehouse: WarehouseResource, engine: ComputeEngine) -> dg.AssetCheckResult:
+    # the contingency tables are counted where the segments are: a few hundred rows leave it, not every customer
+    pairs = "from segments.customer_segments s join {personas} p on s.customer_id = p.customer_id group by {by}"
+    macro, micro = (pairs.format(personas="{personas}", by=by) for by in (
+        "p.macro_persona, s.macro_segment_id", "p.micro_persona, s.segment_id"))
+    macro_sql = f"select p.macro_persona, s.macro_segment_id, count(*) as n {macro}"
+    micro_sql = f"select p.micro_persona, s.segment_id, count(*) as n {micro}"
+    if engine.on_spark:
+        macro_counts, micro_counts = _counted_on_spark(warehouse, [macro_sql, micro_sql])
+    else:
+        personas = {"personas": "eval.planted_personas"}
+        macro_counts, micro_counts = (warehouse.query_df(q.format(**personas)) for q in (macro_sql, micro_sql))
     macro = _adjusted_rand(macro_counts, "macro_persona", "macro_segment_id")
     micro = _adjusted_rand(micro_counts, "micro_persona", "segment_id")
     return dg.AssetCheckResult(
@@ -130,6 +137,23 @@ def planted_persona_recovery(warehouse: WarehouseResource) -> dg.AssetCheckResul
         metadata={"macro_ari": float(np.round(macro, 4)), "micro_ari": float(np.round(micro, 4)),
                   "customers": int(macro_counts["n"].sum())},
     )
+
+
+def _counted_on_spark(warehouse: WarehouseResource, queries: list[str]):
+    """``queries`` run in Spark, beside the segments the run published there, against the planted personas
+    (which the demo writes to DuckDB's eval schema) handed over as a Parquet file."""
+    from orchestration.lib.settings import spark_path
+    from orchestration.lib.spark import step_session
+    from orchestration.lib.sql_warehouse import SparkSqlSession
+
+    path = spark_path() / "eval" / "planted_personas.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warehouse.connect(read_only=True) as con:
+        con.execute(f"copy (select customer_id, macro_persona, micro_persona from eval.planted_personas) "
+                    f"to '{path}' (format parquet)")
+    with step_session() as spark:
+        spark.read.parquet(str(path)).createOrReplaceTempView("planted_personas")
+        return [SparkSqlSession(spark).df(q.format(personas="planted_personas")) for q in queries]
 
 
 def _adjusted_rand(counts, truth: str, found: str) -> float:

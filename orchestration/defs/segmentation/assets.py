@@ -28,9 +28,10 @@ from orchestration.defs.segmentation.run_record import (
 )
 from orchestration.defs.segmentation.warehouse_steps import FEATURES, read_fit_input, work_tables
 from orchestration.lib.charts import segments_chart
-from orchestration.lib.engine import refuse_on_spark
+from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.metadata import frame_metadata, markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
+from orchestration.lib.sql_warehouse import open_warehouse
 
 FEATURES_KEY = dg.AssetKey(["marts", "customer_features_wide"])
 SEGMENT_TABLES = {
@@ -116,7 +117,7 @@ def _profile_metadata(profiles: pd.DataFrame, result: SegmentationResult, featur
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(dg.AssetKey(["segments", t]), description=d, group_name="segmentation", deps=[FEATURES_KEY],
-                     kinds={"python", "scikitlearn", "duckdb"}, owners=OWNERS, skippable=True)
+                     kinds={"python", "scikitlearn", "duckdb", "spark"}, owners=OWNERS, skippable=True)
         for t, d in SEGMENT_TABLES.items()
     ],
     check_specs=[
@@ -130,58 +131,63 @@ def _profile_metadata(profiles: pd.DataFrame, result: SegmentationResult, featur
 def customer_segmentation(context: dg.AssetExecutionContext, config: SegmentationRunConfig,
                           warehouse: WarehouseResource, engine: ComputeEngine):
     """Fit macro and nested micro segments, profile them, and publish the results with a run ledger."""
-    refuse_on_spark(engine.engine, "The segmentation")
+    refuse_run_reading_duckdb(context, engine.engine)
+    engine.require_ready()
     started = dt.datetime.now(dt.timezone.utc)
     fit_config = config.to_engine()
     laps = Laps()
-    fit_input = read_fit_input(warehouse, config.fit_customers, fit_config.seed)
-    inputs, sample = fit_input.inputs, fit_input.sample
-    laps.lap("read the sample")
-    if not inputs.customers:
-        raise dg.Failure(f"{FEATURES} is empty: nothing to segment. Materialise the dbt models first.")
-    context.log.info(f"Segmenting {inputs.customers:,} customers with {fit_config.algorithm}, seed {fit_config.seed}, "
-                     f"fitted on {'all of them' if len(sample) == inputs.customers else f'a sample of {len(sample):,}'}.")
-    # warm-started from the published segments
-    fitted = fit_segments(sample, fit_config, previous=fit_input.previous_sample, population=inputs.customers)
-    laps.lap("fit")
-    run_id = new_run_id(started)
-    with work_tables(warehouse, run_id) as work:
-        work.assign_fitted(fitted)
-        laps.lap("assign every customer")
-        # keep the previous run's ids where a segment still holds the same customers, who still fit it
-        match = match_from_overlaps(work.overlaps(fit_input.previous_run_id), fit_input.issued)
-        result = fitted.relabel(match.mapping)
-        counts = work.assign_stable(match.mapping, inputs.customers)
-        laps.lap("match ids")
-        traits, profiles = work.profiles(result.stability(), config.total_budget)
-        laps.lap("profile")
+    with open_warehouse(engine.on_spark, warehouse.resolved_path()) as tables:
+        fit_input = read_fit_input(tables, config.fit_customers, fit_config.seed)
+        inputs, sample = fit_input.inputs, fit_input.sample
+        laps.lap("read the sample")
+        if not inputs.customers:
+            raise dg.Failure(f"{FEATURES} is empty: nothing to segment. Materialise the dbt models first.")
+        fitted_on = "all of them" if len(sample) == inputs.customers else f"a sample of {len(sample):,}"
+        context.log.info(f"Segmenting {inputs.customers:,} customers with {fit_config.algorithm}, "
+                         f"seed {fit_config.seed}, fitted on {fitted_on}.")
+        # warm-started from the published segments
+        fitted = fit_segments(sample, fit_config, previous=fit_input.previous_sample, population=inputs.customers)
+        laps.lap("fit")
+        run_id = new_run_id(started)
+        with work_tables(tables, run_id) as work:
+            work.assign_fitted(fitted)
+            laps.lap("assign every customer")
+            # keep the previous run's ids where a segment still holds the same customers, who still fit it
+            match = match_from_overlaps(work.overlaps(fit_input.previous_run_id), fit_input.issued)
+            result = fitted.relabel(match.mapping)
+            counts = work.assign_stable(match.mapping, inputs.customers)
+            laps.lap("match ids")
+            traits, profiles = work.profiles(result.stability(), config.total_budget)
+            laps.lap("profile")
 
-        verdicts = blocking_verdicts(counts, profiles, fit_config)
-        failed = sorted(name for name, verdict in verdicts.items() if not verdict.passed)
-        if failed:
-            # report every verdict, failed ones with their reason, then stop: nothing is published
-            for name, verdict in verdicts.items():
-                yield dg.AssetCheckResult(check_name=name, asset_key=list(BLOCKING_CHECKS[name]),
-                                          passed=verdict.passed, description=verdict.reason, metadata=verdict.metadata)
-            raise dg.Failure(f"Segmentation not published; failed checks: {failed}",
-                             metadata={name: dg.MetadataValue.text(verdicts[name].reason) for name in failed})
+            verdicts = blocking_verdicts(counts, profiles, fit_config)
+            failed = sorted(name for name, verdict in verdicts.items() if not verdict.passed)
+            if failed:
+                # report every verdict, failed ones with their reason, then stop: nothing is published
+                for name, verdict in verdicts.items():
+                    yield dg.AssetCheckResult(check_name=name, asset_key=list(BLOCKING_CHECKS[name]),
+                                              passed=verdict.passed, description=verdict.reason,
+                                              metadata=verdict.metadata)
+                raise dg.Failure(f"Segmentation not published; failed checks: {failed}",
+                                 metadata={name: dg.MetadataValue.text(verdicts[name].reason) for name in failed})
 
-        ledger = ledger_row(run_id=run_id, dagster_run_id=context.run.run_id, started=started,
-                            finished=dt.datetime.now(dt.timezone.utc), parameters=config.model_dump(), result=result,
-                            inputs=inputs, features_lineage=_features_lineage(context), version=code_version(),
-                            history={"refit_trigger": _refit_trigger(context),
-                                     "previous_run_id": fit_input.previous_run_id, "ids_kept": match.kept_share(),
-                                     "engine": engine.engine})
-        reference = work.reference(result, sample)
-        laps.lap("drift reference")
-        first_features, example = work.explain(result, sample)
-        explain_seconds = laps.lap("explain")
-        context.log.info(f"Explained {inputs.customers:,} customers in {explain_seconds:.1f} s.")
-        replace, append = published_tables(run_id, result, profiles, traits, ledger,
-                                           lineage=match.lineage.assign(previous_run_id=fit_input.previous_run_id),
-                                           reference=reference)
-        written = work.publish(run_id, profiles.set_index("segment_id")["segment_name"].to_dict(), replace, append)
-        laps.lap("publish")
+            ledger = ledger_row(run_id=run_id, dagster_run_id=context.run.run_id, started=started,
+                                finished=dt.datetime.now(dt.timezone.utc), parameters=config.model_dump(),
+                                result=result,
+                                inputs=inputs, features_lineage=_features_lineage(context), version=code_version(),
+                                history={"refit_trigger": _refit_trigger(context),
+                                         "previous_run_id": fit_input.previous_run_id, "ids_kept": match.kept_share(),
+                                         "engine": engine.engine})
+            reference = work.reference(result, sample)
+            laps.lap("drift reference")
+            first_features, example = work.explain(result, sample)
+            explain_seconds = laps.lap("explain")
+            context.log.info(f"Explained {inputs.customers:,} customers in {explain_seconds:.1f} s.")
+            replace, append = published_tables(run_id, result, profiles, traits, ledger,
+                                               lineage=match.lineage.assign(previous_run_id=fit_input.previous_run_id),
+                                               reference=reference)
+            written = work.publish(run_id, profiles.set_index("segment_id")["segment_name"].to_dict(), replace, append)
+            laps.lap("publish")
     context.log.info(f"Published run {run_id}: {len(result.macro_ids)} macro, "
                      f"{ledger['micro_k'].item()} micro segments for {inputs.customers:,} customers; "
                      f"{match.kept_share():.0%} of segments kept their id from "
