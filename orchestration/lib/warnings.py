@@ -22,6 +22,11 @@ IGNORED = [
     (DeprecationWarning, r"sqlglotrs is deprecated"),
     # duckdb 1.5's .df() calls DataFrame.drop(inplace=...) inside the extension; pandas 3 announces its removal
     (Pandas4Warning, r"The inplace keyword in DataFrame\.drop is deprecated"),
+    # pyspark 3.5's pandas conversions (createDataFrame, toPandas) call pandas APIs that pandas 3 deprecates
+    (Pandas4Warning, r"is_datetime64tz_dtype is deprecated"),
+    (Pandas4Warning, r"The copy keyword is deprecated"),
+    # pyspark 3.5 checks the pandas version with distutils' LooseVersion
+    (DeprecationWarning, r"distutils Version classes are deprecated"),
 ]
 
 
