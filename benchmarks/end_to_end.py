@@ -341,6 +341,10 @@ def main() -> None:
         pipeline["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
     if not pipeline["success"]:
         raise SystemExit("the pipeline run failed: see the Dagster run in " + env["DAGSTER_HOME"])
+    # kept before the peers run: at 10M the floor can fail (disk, memory) after an hour of pipeline
+    kept = args.workdir / f"pipeline-{args.customers}.json"
+    kept.write_text(json.dumps(pipeline))
+    print(f"pipeline: {pipeline['seconds']:.1f} s, peak RSS {pipeline['peak_rss_gb']:.2f} GB (step figures in {kept})")
     args.k = pipeline["macro_k"]
     floor = _child("floor", args, env)
     notebook = None if args.no_notebook else _child("notebook", args, env)
