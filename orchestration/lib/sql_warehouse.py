@@ -110,12 +110,12 @@ class DuckDBWarehouse:
         self.path = path
 
     @contextmanager
-    def session(self, read_only: bool = False) -> Iterator[DuckDBSession]:
+    def session(self, read_only: bool = False) -> Iterator[SqlSession]:
         with connect(read_only=read_only, path=self.path) as con:
             yield DuckDBSession(con)
 
     @contextmanager
-    def publishing(self, schema: str) -> Iterator[DuckDBPublisher]:
+    def publishing(self, schema: str) -> Iterator[Publisher]:
         with transaction(schema, path=self.path) as con:
             yield DuckDBPublisher(con, schema)
 
@@ -271,11 +271,11 @@ class SparkWarehouse:
         self.spark = spark
 
     @contextmanager
-    def session(self, read_only: bool = False) -> Iterator[SparkSqlSession]:
+    def session(self, read_only: bool = False) -> Iterator[SqlSession]:
         yield SparkSqlSession(self.spark)
 
     @contextmanager
-    def publishing(self, schema: str) -> Iterator[SparkPublisher]:
+    def publishing(self, schema: str) -> Iterator[Publisher]:
         session = SparkSqlSession(self.spark)
         session.run(f"create database if not exists {schema}")
         publisher = SparkPublisher(session, schema)

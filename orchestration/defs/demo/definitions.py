@@ -120,16 +120,13 @@ def demo_exports(context: dg.AssetExecutionContext, config: DemoExportsConfig, w
 )
 def planted_persona_recovery(warehouse: WarehouseResource, engine: ComputeEngine) -> dg.AssetCheckResult:
     # the contingency tables are counted where the segments are: a few hundred rows leave it, not every customer
-    pairs = "from segments.customer_segments s join {personas} p on s.customer_id = p.customer_id group by {by}"
-    macro, micro = (pairs.format(personas="{personas}", by=by) for by in (
-        "p.macro_persona, s.macro_segment_id", "p.micro_persona, s.segment_id"))
-    macro_sql = f"select p.macro_persona, s.macro_segment_id, count(*) as n {macro}"
-    micro_sql = f"select p.micro_persona, s.segment_id, count(*) as n {micro}"
+    levels = [("macro_persona", "macro_segment_id"), ("micro_persona", "segment_id")]
     if engine.on_spark:
-        macro_counts, micro_counts = _counted_on_spark(warehouse, [macro_sql, micro_sql])
+        macro_counts, micro_counts = _counted_on_spark(
+            warehouse, [_pairs_sql("planted_personas", *level) for level in levels])
     else:
-        personas = {"personas": "eval.planted_personas"}
-        macro_counts, micro_counts = (warehouse.query_df(q.format(**personas)) for q in (macro_sql, micro_sql))
+        macro_counts, micro_counts = (warehouse.query_df(_pairs_sql("eval.planted_personas", *level))
+                                      for level in levels)
     macro = _adjusted_rand(macro_counts, "macro_persona", "macro_segment_id")
     micro = _adjusted_rand(micro_counts, "micro_persona", "segment_id")
     return dg.AssetCheckResult(
@@ -137,6 +134,12 @@ def planted_persona_recovery(warehouse: WarehouseResource, engine: ComputeEngine
         metadata={"macro_ari": float(np.round(macro, 4)), "micro_ari": float(np.round(micro, 4)),
                   "customers": int(macro_counts["n"].sum())},
     )
+
+
+def _pairs_sql(personas: str, truth: str, found: str) -> str:
+    """Customers per (planted persona, segment) pair: the contingency table the adjusted Rand index reads."""
+    return (f"select p.{truth}, s.{found}, count(*) as n from segments.customer_segments s "
+            f"join {personas} p on s.customer_id = p.customer_id group by p.{truth}, s.{found}")
 
 
 def _counted_on_spark(warehouse: WarehouseResource, queries: list[str]):
@@ -153,7 +156,7 @@ def _counted_on_spark(warehouse: WarehouseResource, queries: list[str]):
                     f"to '{path}' (format parquet)")
     with step_session() as spark:
         spark.read.parquet(str(path)).createOrReplaceTempView("planted_personas")
-        return [SparkSqlSession(spark).df(q.format(personas="planted_personas")) for q in queries]
+        return [SparkSqlSession(spark).df(q) for q in queries]
 
 
 def _adjusted_rand(counts, truth: str, found: str) -> float:
