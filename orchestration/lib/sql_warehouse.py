@@ -12,6 +12,8 @@ failing) can leave some tables of the new result beside some of the old, with no
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from contextlib import contextmanager
 from typing import Iterator, Mapping, Protocol
 
@@ -38,6 +40,10 @@ class SqlSession(Protocol):
 
 
 class Publisher(Protocol):
+    sql: SqlSession  # reads inside the publish: what it has written, before anyone else sees it
+
+    def previous(self, table: str, columns: str) -> str: ...
+    def written(self, table: str) -> str: ...
     def table_as(self, table: str, select: str) -> None: ...
     def frames(self, replace: Mapping[str, pd.DataFrame], append: Mapping[str, pd.DataFrame]) -> None: ...
     def metadata(self, table: str) -> dict[str, object]: ...
@@ -91,6 +97,17 @@ class DuckDBSession:
 class DuckDBPublisher:
     def __init__(self, con: duckdb.DuckDBPyConnection, schema: str):
         self.con, self.schema = con, schema
+        self.sql = DuckDBSession(con)  # the transaction's own connection
+
+    def previous(self, table: str, columns: str) -> str:
+        """A relation holding ``columns`` of the table as published before this publish replaces it (call it
+        first): a temporary copy, since the transaction reads its own replacement."""
+        self.con.execute(f"create or replace temp table previous_{table} as select {columns} "
+                         f"from {self.schema}.{table}")
+        return f"previous_{table}"
+
+    def written(self, table: str) -> str:
+        return f"{self.schema}.{table}"
 
     def table_as(self, table: str, select: str) -> None:
         self.con.execute(f"create or replace table {self.schema}.{table} as {select}")
@@ -133,28 +150,39 @@ def _pandas(frame) -> pd.DataFrame:
     return out
 
 
-def _spark_type(dtype) -> str:
+def _spark_type(column: pd.Series) -> str:
+    dtype = column.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(dtype):
         return "bigint"
     if pd.api.types.is_float_dtype(dtype):
         return "double"
-    return "timestamp" if pd.api.types.is_datetime64_any_dtype(dtype) else "string"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "timestamp"
+    # a column of datetime.date (DuckDB's DATE as pandas has it) stays a date, not its text
+    values = column.dropna()
+    if len(values) and all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
+        return "date"
+    return "string"
 
 
 def _spark_frame(spark, frame: pd.DataFrame):
     """A pandas frame as a Spark DataFrame, typed from its dtypes (Spark cannot infer a type from a column of
     no rows or only missing values); pandas' own missing markers (pd.NA, NaN in text) as None."""
-    schema = ", ".join(f"`{c}` {_spark_type(t)}" for c, t in frame.dtypes.items())
+    types = {c: _spark_type(frame[c]) for c in frame.columns}
+    schema = ", ".join(f"`{c}` {t}" for c, t in types.items())
     if not len(frame):
         return spark.createDataFrame([], schema)
-    plain = frame.astype({c: object for c, t in frame.dtypes.items() if _spark_type(t) != "double"})
+    plain = frame.astype({c: object for c, t in types.items() if t != "double"})
     plain = plain.where(plain.notna(), None)
     for column, dtype in frame.dtypes.items():
         if pd.api.types.is_datetime64_any_dtype(dtype):  # Spark takes datetime itself, not pandas' subclass
             plain[column] = [None if pd.isna(t) else t.to_pydatetime() for t in plain[column]]
     return spark.createDataFrame(plain, schema)
+
+
+CHUNK_SCHEMA = "chunk_work"  # Spark's work tables of a chunked read, dropped when it ends
 
 
 class SparkSqlSession:
@@ -193,19 +221,22 @@ class SparkSqlSession:
             .format("parquet").saveAsTable(name)
 
     def chunks(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
-        """The rows of ``sql`` about ``rows`` at a time: the result is cut into that many buckets by a hash of
-        customer_id, and each bucket is collected on its own, so the driver never holds the whole result."""
+        """The rows of ``sql`` about ``rows`` at a time, so the driver never holds the whole result: it is
+        written once into a work table partitioned into that many buckets by a hash of customer_id, and each
+        bucket is read from its own files (a filter on a cached result would scan all of it per bucket)."""
         (total,) = self.spark.sql(f"select count(*) from ({sql}) as counted").first()
         buckets = max(1, -(-int(total) // rows))
-        bucketed = self.spark.sql(f"select *, pmod(hash(customer_id), {buckets}) as bucket__ from ({sql}) as b")
-        bucketed.persist()
+        table = f"{CHUNK_SCHEMA}.chunks_{uuid.uuid4().hex}"
+        self.run(f"create database if not exists {CHUNK_SCHEMA}")
+        self.run(f"create table {table} using parquet partitioned by (bucket__) as "
+                 f"select *, pmod(hash(customer_id), {buckets}) as bucket__ from ({sql}) as b")
         try:
             for bucket in range(buckets):
-                chunk = _pandas(bucketed.where(f"bucket__ = {bucket}").drop("bucket__"))
+                chunk = _pandas(self.spark.table(table).where(f"bucket__ = {bucket}").drop("bucket__"))
                 if len(chunk):
                     yield chunk
         finally:
-            bucketed.unpersist()
+            self.run(f"drop table if exists {table}")
 
 
 class SparkPublisher:
@@ -213,8 +244,18 @@ class SparkPublisher:
 
     def __init__(self, session: SparkSqlSession, schema: str):
         self.session, self.schema = session, schema
+        self.sql = session
         self.aside: list[str] = []
         self.appended: dict[str, pd.DataFrame] = {}
+
+    def previous(self, table: str, columns: str) -> str:
+        """A view of the published table itself: its replacement is written aside until the swap."""
+        self.session.run(f"create or replace temporary view previous_{table} as select {columns} "
+                         f"from {self.schema}.{table}")
+        return f"previous_{table}"
+
+    def written(self, table: str) -> str:
+        return f"{self.schema}.{table}__next" if table in self.aside else f"{self.schema}.{table}"
 
     def _next(self, table: str) -> str:
         self.aside.append(table)

@@ -25,8 +25,10 @@ def require_pyspark() -> None:
 class Runs:
     warehouse: Path  # the one DuckDB file both runs loaded (and the second one built features in)
     spark_dir: Path
-    on_spark: dg.ExecuteInProcessResult  # demo_exports -> raw_exports -> dbt_features -> segmentation, engine spark
-    duckdb_schemas_after_spark: frozenset[str]  # what the Spark run left in the DuckDB file
+    on_spark: dg.ExecuteInProcessResult  # demo_exports -> raw_exports -> dbt_features -> segmentation -> scores,
+    # engine spark
+    rescored_on_spark: dg.ExecuteInProcessResult  # the daily score on Spark, of the same features
+    duckdb_schemas_after_spark: frozenset[str]  # what the Spark runs left in the DuckDB file
     on_duckdb: dg.ExecuteInProcessResult  # the same steps but the demo, engine duckdb, on the same export files
 
 
@@ -43,11 +45,13 @@ def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str
 def runs(tmp_path_factory, dbt_manifest) -> Runs:
     """The demo retailer through real Dagster materialisations into one temp warehouse: first with the engine
     resource set to spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target, the segmentation
-    in Spark SQL), then the raw, feature and segmentation assets again with engine duckdb. The second load finds the same export files unchanged, so both
+    and its scoring in Spark SQL) and a daily score after it, then the raw, feature, segmentation and scoring
+    assets again with engine duckdb. The second load finds the same export files unchanged, so both
     engines build their features from the same raw tables. Each run's steps start and stop their own Spark
     sessions and JVMs, as in a real run (dbt's JVM and a step's never share the Derby metastore)."""
     require_pyspark()
     from orchestration.defs.automation.jobs import DEMO, FEATURES, RAW
+    from orchestration.defs.scoring.assets import customer_scores
     from orchestration.defs.segmentation.assets import customer_segmentation
     from orchestration.lib.warnings import quiet_library_warnings
 
@@ -63,14 +67,17 @@ def runs(tmp_path_factory, dbt_manifest) -> Runs:
         mp.delenv("MICROSEG_INBOX", raising=False)
         defs = load_defs()
         demo = {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42, "reference_date": AS_OF}}}
-        segments = dg.AssetSelection.assets(customer_segmentation)
+        scores = dg.AssetSelection.assets(customer_scores)
+        segments = dg.AssetSelection.assets(customer_segmentation) | scores
         on_spark = _materialise(defs, DEMO | RAW | FEATURES | segments, "spark", demo)
         assert on_spark.success, [e.message for e in on_spark.all_events if e.is_failure]
+        rescored = _materialise(defs, scores, "spark")
+        assert rescored.success, [e.message for e in rescored.all_events if e.is_failure]
         schemas = frozenset(query(warehouse, "select distinct table_schema from information_schema.tables")
                             ["table_schema"])
         on_duckdb = _materialise(defs, RAW | FEATURES | segments, "duckdb")
         assert on_duckdb.success, [e.message for e in on_duckdb.all_events if e.is_failure]
-    return Runs(warehouse, spark_dir, on_spark, schemas, on_duckdb)
+    return Runs(warehouse, spark_dir, on_spark, rescored, schemas, on_duckdb)
 
 
 @pytest.fixture(scope="session")

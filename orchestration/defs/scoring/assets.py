@@ -5,7 +5,8 @@ equals the fit, and each scoring run replaces it (new customers get a segment, c
 whose features moved may change one). Scoring is one SQL statement built from the persisted
 model (``ml.scoring_sql``) and drift is counted by another (``ml.drift``), so the customers
 never leave the warehouse. Each run appends a row to ``segments.scoring_runs`` and its drift
-measures to ``segments.drift_measures``, in the same transaction as the scores.
+measures to ``segments.drift_measures``, in the same publish as the scores: one transaction on DuckDB,
+written aside and swapped in on Spark (``orchestration.lib.sql_warehouse``), where the run's engine puts it.
 """
 
 import datetime as dt
@@ -18,14 +19,15 @@ import pandas as pd
 from ml.drift import DriftThresholds, binned_counts_sql, breach_summary, drift_measures, long_counts
 from ml.scoring_sql import scoring_sql, sql_number, sql_string
 from orchestration.defs.resources import ComputeEngine, WarehouseResource
-from orchestration.lib.engine import refuse_on_spark
 from orchestration.lib.charts import migration_chart
-from orchestration.lib.metadata import markdown_table, table_metadata
+from orchestration.lib.engine import refuse_run_reading_duckdb
+from orchestration.lib.metadata import markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
-from orchestration.lib.warehouse import has_table, write_frames
+from orchestration.lib.sql_warehouse import SqlSession, open_warehouse
 
 SCORES_KEY = dg.AssetKey(["segments", "customer_scores"])
 FEATURES = "marts.customer_features_wide"
+SEGMENTS = "segments.customer_segments"  # the fit
 DRIFT_CHECK = "no_drift_since_fit"
 DRIFT_BREACHES = "drift_breaches"  # metadata key the drift sensor reads
 
@@ -40,12 +42,12 @@ class ScoringConfig(dg.Config):
         return DriftThresholds(**self.model_dump())
 
 
-def _model(con) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    if not has_table(con, "segments", "segmentation_runs"):
+def _model(sql: SqlSession) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    if not sql.has_table("segments", "segmentation_runs"):
         raise dg.Failure("No segmentation model yet: run the segment_customers job once before scoring.")
-    (run,) = con.execute("select run_id from segments.segmentation_runs order by finished_at desc limit 1").fetchone()
+    (run,) = sql.one("select run_id from segments.segmentation_runs order by finished_at desc limit 1")
     # the model is a few hundred rows; the customers never leave the warehouse
-    tables = [con.execute(f"select * from segments.{t} where run_id = ?", [run]).df()
+    tables = [sql.df(f"select * from segments.{t} where run_id = {sql_string(run, sql.dialect)}")
               for t in ("model_scaling", "model_centroids", "model_reference")]
     return run, *tables
 
@@ -64,7 +66,7 @@ SCORING_TABLES = {
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(dg.AssetKey(["segments", t]), description=d, deps=MODEL_KEYS, group_name="segmentation",
-                        kinds={"sql", "duckdb"}, owners=OWNERS) for t, d in SCORING_TABLES.items()],
+                        kinds={"sql", "duckdb", "spark"}, owners=OWNERS) for t, d in SCORING_TABLES.items()],
     check_specs=[dg.AssetCheckSpec(DRIFT_CHECK, asset=SCORES_KEY, description=(
         "Customers still look like the ones the model was fitted on: per-feature PSI (base and per macro segment), "
         "share beyond the fit's 95th percentile distance, and segment-size PSI under their thresholds."))],
@@ -72,42 +74,46 @@ SCORING_TABLES = {
 )
 def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource,
                     engine: ComputeEngine):
-    refuse_on_spark(engine.engine, "The scoring")
+    refuse_run_reading_duckdb(context, engine.engine)
+    engine.require_ready()
     result_id = f"score-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
-    with warehouse.transaction("segments") as con:
-        model_run, scaling, centroids, reference = _model(con)
-        scored = scoring_sql(scaling, centroids, FEATURES)
+    with open_warehouse(engine.on_spark, warehouse.resolved_path()) as tables, \
+            tables.publishing("segments") as publish:
+        sql, dialect = publish.sql, tables.dialect
+        model_run, scaling, centroids, reference = _model(sql)
         p95 = reference.loc[reference["measure"] == "distance_p95", "value"]
-        had_scores = has_table(con, "segments", "customer_scores")
-        if had_scores:  # the previous result, to chart where its customers went
-            con.execute("create temp table previous_scores as select customer_id, segment_id from segments.customer_scores")
-        con.execute(f"""
-            create or replace table segments.customer_scores as
+        # the previous result, to chart where its customers went
+        previous = (publish.previous("customer_scores", "customer_id, segment_id")
+                    if sql.has_table("segments", "customer_scores") else None)
+        publish.table_as("customer_scores", f"""
             select s.customer_id, s.macro_segment_id, s.segment_id, s.macro_distance, s.distance,
                    fit.segment_id as fitted_segment_id,
                    fit.segment_id is null as is_new_customer,
                    fit.segment_id is not null and s.segment_id <> fit.segment_id as changed_segment,
                    f.as_of_date,
-                   {sql_string(model_run)} as model_run_id,
-                   {sql_string(result_id)} as result_id,
+                   {sql_string(model_run, dialect)} as model_run_id,
+                   {sql_string(result_id, dialect)} as result_id,
                    current_timestamp as scored_at,
-                   {sql_string(context.run.run_id)} as dagster_run_id
-            from ({scored}) as s
+                   {sql_string(context.run.run_id, dialect)} as dagster_run_id
+            from ({scoring_sql(scaling, centroids, FEATURES, dialect)}) as s
             inner join {FEATURES} as f on s.customer_id = f.customer_id
-            left join segments.customer_segments as fit on s.customer_id = fit.customer_id""")
-        total, new, changed, far, as_of, scored_at = con.execute(
-            f"select count(*), count(*) filter (where is_new_customer), count(*) filter (where changed_segment), "
-            f"avg(case when distance > {sql_number(p95.iloc[0]) if len(p95) else 'null'} then 1.0 else 0.0 end), "
-            f"max(as_of_date), max(scored_at) from segments.customer_scores").fetchone()
-        shares = con.execute("select segment_id, count(*) * 1.0 / sum(count(*)) over () as share "
-                             "from segments.customer_scores group by segment_id").df().set_index("segment_id")["share"]
-        counts = long_counts(con.execute(binned_counts_sql(reference, FEATURES, "segments.customer_segments")).df(),
+            left join {SEGMENTS} as fit on s.customer_id = fit.customer_id""")
+        scores = publish.written("customer_scores")
+        far_from_fit = f"distance > {sql_number(p95.iloc[0])}" if len(p95) else "false"
+        total, new, changed, far, as_of, scored_at = sql.one(
+            f"select count(*), sum(case when is_new_customer then 1 else 0 end), "
+            f"sum(case when changed_segment then 1 else 0 end), "
+            f"avg(case when {far_from_fit} then 1.0 else 0.0 end), max(as_of_date), max(scored_at) from {scores}")
+        total, new, changed = int(total), int(new or 0), int(changed or 0)
+        shares = sql.df(f"select segment_id, count(*) * 1.0 / sum(count(*)) over () as share "
+                        f"from {scores} group by segment_id").set_index("segment_id")["share"]
+        counts = long_counts(sql.df(binned_counts_sql(reference, FEATURES, SEGMENTS, dialect)),
                              reference) if len(reference) else pd.DataFrame(
             columns=["scope", "feature", "bin", "share", "customers"])
         measures = drift_measures(reference, counts, float(far or 0.0), shares, config.thresholds())
         summary = breach_summary(measures)
-        write_frames(con, "segments", replace={}, append={
+        publish.frames(replace={}, append={
             "drift_measures": measures.assign(result_id=result_id, model_run_id=model_run),
             "scoring_runs": pd.DataFrame([{
                 "result_id": result_id, "dagster_run_id": context.run.run_id, "model_run_id": model_run,
@@ -117,14 +123,16 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
                 "new_customers": new, "changed_segment": changed, "drift_breached": bool(summary),
                 "drift_summary": summary}]),
         })
-        moves = con.execute("select fitted_segment_id, segment_id, count(*) as customers from segments.customer_scores "
-                            "where changed_segment group by all order by customers desc, 1, 2 limit 15").df()
-        migrations = con.execute("""
+        moves = sql.df(f"select fitted_segment_id, segment_id, count(*) as customers from {scores} "
+                       f"where changed_segment group by fitted_segment_id, segment_id "
+                       f"order by customers desc, fitted_segment_id, segment_id limit 15")
+        migrations = sql.df(f"""
             select coalesce(p.segment_id, '(new)') as from_segment_id, coalesce(s.segment_id, '(gone)') as to_segment_id,
                    count(*) as customers
-            from previous_scores as p full outer join segments.customer_scores as s on p.customer_id = s.customer_id
-            group by 1, 2""").df() if had_scores else pd.DataFrame()
-        metadata = table_metadata(con, "segments", "customer_scores")
+            from {previous} as p full outer join {scores} as s on p.customer_id = s.customer_id
+            group by coalesce(p.segment_id, '(new)'), coalesce(s.segment_id, '(gone)')""") \
+            if previous else pd.DataFrame()
+        metadata = publish.metadata("customer_scores")
     seconds = time.perf_counter() - started
     context.log.info(f"Scored {total:,} customers in the warehouse in {seconds:.1f} s with model {model_run}: "
                      f"{new:,} new, {changed:,} changed segment; drift: {summary or 'none past its threshold'}.")
