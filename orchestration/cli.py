@@ -105,13 +105,14 @@ def summary() -> int:
 
 def report() -> int:
     from orchestration.defs.report.render import build_report  # matplotlib only when a report is asked for
+    from orchestration.lib.sql_warehouse import DuckDBWarehouse
 
     path = warehouse_path()
     if not path.exists():
         print(f"No warehouse at {path}. Run `make run` first.", file=sys.stderr)
         return 1
     try:
-        page, data, seconds = build_report(path, reports_path())
+        page, data, seconds = build_report(DuckDBWarehouse(path), reports_path())
     except ValueError as error:
         print(f"No report: {error}.", file=sys.stderr)
         return 1

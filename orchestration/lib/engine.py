@@ -4,9 +4,10 @@ features are in Spark.
 The engine is the run's ``engine`` resource (orchestration/defs/resources.py, default ``$MICROSEG_ENGINE``). On
 Spark so far: the demo generator (it writes export files either engine loads), ``raw_exports`` (the DuckDB loader
 and its quarantine, then the raw tables to Spark), ``dbt_features`` (dbt's spark target), the segmentation
-(``customer_segmentation``: its SQL in Spark, segments.* written there) and the scoring (``customer_scores``). The
-steps after them still read and write DuckDB, so a run on Spark that holds any of them is refused at its first step
-that runs on Spark, before anything is loaded. A step run without those (a refit on its own) refuses itself
+(``customer_segmentation``: its SQL in Spark, segments.* written there), the scoring (``customer_scores``), the
+segment report and the published snapshot (on Spark, the published tables themselves). The dbt segment marts and
+the audience exports over them still build on DuckDB, so a run on Spark that holds them is refused at its first
+step that runs on Spark, before anything is loaded. A step run without those (a refit on its own) refuses itself
 with ``refuse_on_spark``.
 """
 
@@ -19,7 +20,8 @@ from orchestration.lib.settings import ENGINE_ENV, SPARK
 ENGINE_RESOURCE = "engine"  # the resource key of the engine
 ENGINE_FIELD = f"resources.{ENGINE_RESOURCE}.config.engine"  # where a run sets it (the launchpad, run config)
 # the steps (ops) that run on Spark; the demo generator writes export files, which the loader reads on either engine
-SPARK_STEPS = frozenset({"demo_exports", "raw_exports", "dbt_features", "customer_segmentation", "customer_scores"})
+SPARK_STEPS = frozenset({"demo_exports", "raw_exports", "dbt_features", "customer_segmentation", "customer_scores",
+                         "report__segment_report", "snapshot__published_warehouse"})
 WHY = "read DuckDB's tables, not the features built in Spark (issue #13)"
 AS_DUCKDB = f"run with engine duckdb ({ENGINE_FIELD} or ${ENGINE_ENV})"
 
@@ -44,5 +46,5 @@ def refuse_run_reading_duckdb(context: dg.AssetExecutionContext, engine: str) ->
         raise dg.Failure(
             f"This run builds its features on Spark, but {', '.join(steps)} do not run on Spark yet: each would "
             f"{WHY}. "
-            "On Spark, materialise the raw tables and the feature models only (README: Running on Spark), "
+            "On Spark, materialise only the steps that run there (README: Running on Spark), "
             f"or {AS_DUCKDB}.")

@@ -27,7 +27,8 @@ class Runs:
     spark_dir: Path
     on_spark: dg.ExecuteInProcessResult  # demo_exports -> raw_exports -> dbt_features -> segmentation -> scores,
     # engine spark
-    rescored_on_spark: dg.ExecuteInProcessResult  # the daily score on Spark, of the same features
+    rescored_on_spark: dg.ExecuteInProcessResult  # the daily score on Spark, of the same features, with the
+    # segment report and the published snapshot after it
     duckdb_schemas_after_spark: frozenset[str]  # what the Spark runs left in the DuckDB file
     on_duckdb: dg.ExecuteInProcessResult  # the same steps but the demo, engine duckdb, on the same export files
 
@@ -45,12 +46,12 @@ def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str
 def runs(tmp_path_factory, dbt_manifest) -> Runs:
     """The demo retailer through real Dagster materialisations into one temp warehouse: first with the engine
     resource set to spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target, the segmentation
-    and its scoring in Spark SQL) and a daily score after it, then the raw, feature, segmentation and scoring
+    and its scoring in Spark SQL) and a daily score, report and snapshot after it, then the raw, feature, segmentation and scoring
     assets again with engine duckdb. The second load finds the same export files unchanged, so both
     engines build their features from the same raw tables. Each run's steps start and stop their own Spark
     sessions and JVMs, as in a real run (dbt's JVM and a step's never share the Derby metastore)."""
     require_pyspark()
-    from orchestration.defs.automation.jobs import DEMO, FEATURES, RAW
+    from orchestration.defs.automation.jobs import DEMO, FEATURES, RAW, REPORT, SNAPSHOT
     from orchestration.defs.scoring.assets import customer_scores
     from orchestration.defs.segmentation.assets import customer_segmentation
     from orchestration.lib.warnings import quiet_library_warnings
@@ -71,7 +72,7 @@ def runs(tmp_path_factory, dbt_manifest) -> Runs:
         segments = dg.AssetSelection.assets(customer_segmentation) | scores
         on_spark = _materialise(defs, DEMO | RAW | FEATURES | segments, "spark", demo)
         assert on_spark.success, [e.message for e in on_spark.all_events if e.is_failure]
-        rescored = _materialise(defs, scores, "spark")
+        rescored = _materialise(defs, scores | REPORT | SNAPSHOT, "spark")
         assert rescored.success, [e.message for e in rescored.all_events if e.is_failure]
         schemas = frozenset(query(warehouse, "select distinct table_schema from information_schema.tables")
                             ["table_schema"])

@@ -9,6 +9,7 @@ from ml.segmentation import SegmentationConfig, fit_segments
 from orchestration.cli import main
 from orchestration.defs.report.render import build_report
 from orchestration.defs.segmentation.run_record import published_tables
+from orchestration.lib.sql_warehouse import DuckDBWarehouse
 from orchestration.lib.warehouse import publish
 from tests.unit.planted_frames import planted_features
 
@@ -28,7 +29,7 @@ def _segments_only(path):
 
 def test_a_warehouse_without_scores_or_marts_still_gets_every_card_and_says_what_is_missing(tmp_path):
     profiles = _segments_only(tmp_path / "w.duckdb")
-    page_path, data, _ = build_report(tmp_path / "w.duckdb", tmp_path / "reports")
+    page_path, data, _ = build_report(DuckDBWarehouse(tmp_path / "w.duckdb"), tmp_path / "reports")
     assert page_path == tmp_path / "reports" / "seg-1" / "index.html"  # no scoring result: the run's id
     page = page_path.read_text()
     assert page.count("data-segment-id=") == len(profiles) == 6

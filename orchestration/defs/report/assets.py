@@ -4,8 +4,9 @@ import dagster as dg
 
 from orchestration.defs.report.render import build_report
 from orchestration.defs.resources import ComputeEngine, WarehouseResource
-from orchestration.lib.engine import refuse_on_spark
+from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, reports_path
+from orchestration.lib.sql_warehouse import open_warehouse
 
 # what the page reads; the dbt marts are built after the segmentation and the scoring
 READS = [["segments", "segment_profiles"], ["segments", "segment_traits"], ["marts", "segment_kpi_history"],
@@ -24,9 +25,12 @@ READS = [["segments", "segment_profiles"], ["segments", "segment_traits"], ["mar
 def segment_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                    engine: ComputeEngine) -> dg.MaterializeResult:
     """A page per segment result for marketers: a card per segment (traits, action, KPIs, uplift, stability), the
-    segment map and the migrations, written to $MICROSEG_REPORTS/<result_id>/index.html and latest/index.html."""
-    refuse_on_spark(engine.engine, "The segment report")
-    path, data, seconds = build_report(warehouse.resolved_path(), reports_path())
+    segment map and the migrations, written to $MICROSEG_REPORTS/<result_id>/index.html and latest/index.html,
+    read from the run's engine."""
+    refuse_run_reading_duckdb(context, engine.engine)
+    engine.require_ready()
+    with open_warehouse(engine.on_spark, warehouse.resolved_path()) as tables:
+        path, data, seconds = build_report(tables, reports_path())
     levels = data.profiles["level"].value_counts()
     context.log.info(f"Segment report written to {path} in {seconds:.1f} s.")
     return dg.MaterializeResult(metadata={

@@ -1,6 +1,6 @@
 """The segment report: one static HTML page a marketer opens without SQL (no definitions here).
 
-Read from the warehouse (read-only), rendered with matplotlib charts embedded as base64 PNGs, so the page
+Read from the warehouse (read-only; DuckDB's file or Spark's tables), rendered with matplotlib charts embedded as base64 PNGs, so the page
 is one file that works offline. A table the warehouse lacks (no scoring yet, no campaign history) leaves
 its part of the page out and says so. Used by the ``report/segment_report`` asset and ``make report``.
 """
@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -23,7 +22,8 @@ from ml.explanations import feature_label
 from ml.profiles import RATE_KPIS
 from ml.segmentation import UNSTABLE_BELOW
 from orchestration.lib.charts import migration_figure, png_base64, pyplot
-from orchestration.lib.warehouse import connect, has_table
+from ml.scoring_sql import sql_string
+from orchestration.lib.sql_warehouse import DuckDBWarehouse, SparkWarehouse, SqlSession
 
 TRAITS_PER_CARD = 6
 KPI_WORDS = {"conversion_rate": "Campaign conversion", "open_rate": "Open rate", "click_rate": "Click rate",
@@ -47,34 +47,34 @@ class ReportData:
         return self.run.get("result_id") or self.run["run_id"]
 
 
-def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
+def read_report_data(sql: SqlSession) -> ReportData:
     """Everything the page shows; refuses only when there are no segments at all."""
-    if not has_table(con, "segments", "segment_profiles"):
+    if not sql.has_table("segments", "segment_profiles"):
         raise ValueError("the warehouse has no segments.segment_profiles: run the segmentation "
                          "(segment_customers or full_pipeline) first")
-    profiles = con.execute("select * from segments.segment_profiles order by level, segment_id").df()
-    traits = con.execute("select level, segment_id, feature, segment_value, population_value, index, z_score "
-                         "from segments.segment_traits").df()
-    run = con.execute("select run_id, finished_at, features_as_of, input_rows from segments.segmentation_runs "
-                      "where run_id = ?", [profiles["run_id"].iloc[0]]).df().to_dict("records")
+    profiles = sql.df("select * from segments.segment_profiles order by level, segment_id")
+    traits = sql.df("select level, segment_id, feature, segment_value, population_value, index, z_score "
+                    "from segments.segment_traits")
+    run = sql.df("select run_id, finished_at, features_as_of, input_rows from segments.segmentation_runs "
+                 f"where run_id = {sql_string(profiles['run_id'].iloc[0], sql.dialect)}").to_dict("records")
     run = run[0] if run else {"run_id": profiles["run_id"].iloc[0]}
     missing = []
-    if has_table(con, "segments", "scoring_runs"):
-        scored = con.execute("select result_id, scored_at from segments.scoring_runs order by scored_at desc limit 1"
-                             ).df().to_dict("records")
+    if sql.has_table("segments", "scoring_runs"):
+        scored = sql.df("select result_id, scored_at from segments.scoring_runs order by scored_at desc limit 1"
+                        ).to_dict("records")
         run.update(scored[0] if scored else {})
     kpi_history = pd.DataFrame()
-    if has_table(con, "marts", "segment_kpi_history"):
-        kpi_history = con.execute("select * from marts.segment_kpi_history order by period_start").df()
+    if sql.has_table("marts", "segment_kpi_history"):
+        kpi_history = sql.df("select * from marts.segment_kpi_history order by period_start")
     if kpi_history.empty:
         missing.append("KPI actuals and uplift (no campaign months measured: marts.segment_kpi_history is "
                        "missing or empty)")
     migrations = pd.DataFrame()
-    if has_table(con, "marts", "segment_migrations"):
-        migrations = con.execute(
+    if sql.has_table("marts", "segment_migrations"):
+        migrations = sql.df(
             "select from_segment_id, to_segment_id, customers, net_revenue, previous_result_id "
             "from marts.segment_migrations where previous_result_id is not null and result_id = "
-            "(select max(result_id) from marts.segment_migrations where previous_result_id is not null)").df()
+            "(select max(result_id) from marts.segment_migrations where previous_result_id is not null)")
     if migrations.empty:
         missing.append("migrations (one scoring result so far: no history to compare with)")
     return ReportData(profiles, traits, run, kpi_history, migrations, missing)
@@ -307,10 +307,10 @@ def write_report(page: str, reports_dir: Path, report_id: str) -> Path:
     return target
 
 
-def build_report(warehouse: Path, reports_dir: Path) -> tuple[Path, ReportData, float]:
-    """Read the warehouse read-only, render and write the page: (its path, the data, seconds taken)."""
+def build_report(warehouse: DuckDBWarehouse | SparkWarehouse, reports_dir: Path) -> tuple[Path, ReportData, float]:
+    """Read the warehouse (either engine's) read-only, render and write the page: (its path, the data, seconds)."""
     started = time.perf_counter()
-    with connect(read_only=True, path=warehouse) as con:
-        data = read_report_data(con)
+    with warehouse.session(read_only=True) as sql:
+        data = read_report_data(sql)
     path = write_report(render_html(data), reports_dir, data.report_id)
     return path, data, time.perf_counter() - started

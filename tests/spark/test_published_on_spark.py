@@ -1,0 +1,39 @@
+"""Issue #13, what a run on Spark leaves for people: the segment report read from Spark's tables, and the published
+snapshot step, which on Spark copies nothing and lists the tables analysts query there (the runs:
+tests/spark/conftest.py). `make test-spark` (needs Java 17)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+pytestmark = pytest.mark.spark
+
+
+def _metadata(result: dg.ExecuteInProcessResult, key: list[str]) -> dict:
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_the_report_of_a_spark_run_has_a_card_per_segment_read_from_spark(runs, spark):
+    report = _metadata(runs.rescored_on_spark, ["report", "segment_report"])
+    (segments,) = spark.sql("select count(*) from segments.segment_profiles").first()
+    (latest,) = spark.sql("select result_id from segments.scoring_runs order by scored_at desc limit 1").first()
+    assert report["segments"] == segments >= 5 and report["report_id"] == latest  # Spark's latest result
+    page = (runs.warehouse.parent / "reports" / latest / "index.html").read_text()
+    assert page.count("data-segment-id=") == segments
+    for (name,) in spark.sql("select segment_name from segments.segment_profiles").collect():
+        assert name.replace("&", "&amp;") in page
+    # the dbt segment marts are not built on Spark yet: the page says what it cannot show
+    assert "KPI actuals and uplift" in report["not_in_report"]
+
+
+def test_the_snapshot_of_a_spark_run_lists_sparks_published_tables_and_copies_nothing(runs, spark):
+    snapshot = _metadata(runs.rescored_on_spark, ["snapshot", "published_warehouse"])
+    assert snapshot["engine"] == "spark" and snapshot["copy"].startswith("none")
+    (scores,) = spark.sql("select count(*) from segments.customer_scores").first()
+    listed = dict(tuple(cell.strip() for cell in line.strip("|").split("|"))
+                  for line in snapshot["published_tables"].splitlines()[2:])
+    assert listed["segments.customer_scores"] == str(scores) and "marts.customer_features_wide" in listed
+    assert snapshot["tables"] == len(listed) >= 10
+    assert not (runs.warehouse.parent / "warehouse.published.duckdb").exists()  # no DuckDB copy of Spark's tables
