@@ -5,7 +5,8 @@ segment, ``segment_<id>_crm``, ``_email_match``, ``_phone_match`` and ``_delta``
 ``manifest.json`` / ``manifest.csv`` (rows and SHA-256 of every file). Holdout customers, customers without
 the consent an audience needs, invalid keys and audiences under ``min_audience_size`` are left out and
 counted in ``audiences.export_counts``. The delta is measured against ``audiences.export_members`` (the
-last export's CRM members), which the same transaction replaces.
+last export's CRM members), which the same publish replaces (a transaction on DuckDB, written aside and swapped
+in on Spark: ``orchestration.lib.sql_warehouse``).
 """
 
 import datetime as dt
@@ -18,11 +19,11 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from orchestration.defs.resources import ComputeEngine, WarehouseResource
-from orchestration.lib.engine import refuse_on_spark
 from orchestration.lib.audiences import AUDIENCES, plan_exports, publish_folder, write_export
+from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.metadata import markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, exports_path
-from orchestration.lib.warehouse import has_table, write_frames
+from orchestration.lib.sql_warehouse import open_warehouse
 
 EXPORTS_KEY = dg.AssetKey(["audiences", "segment_exports"])
 DEPS = [dg.AssetKey(["marts", "customer_segment_details"]), dg.AssetKey(["staging", "stg_shop__customers"])]
@@ -63,17 +64,19 @@ class AudienceExportConfig(dg.Config):
 )
 def segment_exports(context: dg.AssetExecutionContext, config: AudienceExportConfig, warehouse: WarehouseResource,
                     engine: ComputeEngine):
-    refuse_on_spark(engine.engine, "The audience exports")
+    refuse_run_reading_duckdb(context, engine.engine)
+    engine.require_ready()
     started = time.perf_counter()
     created = dt.datetime.now(dt.timezone.utc)
     export_id = f"{created:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     root = exports_path()
     target, published = root / export_id, False
     try:
-        with warehouse.transaction("audiences") as con:
-            customers = con.execute(CUSTOMERS_SQL).df()
-            previous = (con.execute("select segment_id, source_customer_id from audiences.export_members").df()
-                        if has_table(con, "audiences", "export_members") else None)
+        with open_warehouse(engine.on_spark, warehouse.resolved_path()) as tables, \
+                tables.publishing("audiences") as publish:
+            customers = publish.sql.df(CUSTOMERS_SQL)
+            previous = (publish.sql.df("select segment_id, source_customer_id from audiences.export_members")
+                        if publish.sql.has_table("audiences", "export_members") else None)
             plan = plan_exports(customers, previous, config.min_audience_size, config.default_country_code)
             header = {"export_id": export_id, "created_at": created.isoformat(), "dagster_run_id": context.run.run_id,
                       "result_id": customers["result_id"].iloc[0] if len(customers) else None,
@@ -81,12 +84,13 @@ def segment_exports(context: dg.AssetExecutionContext, config: AudienceExportCon
                       "first_export": previous is None}
             partial, manifest = write_export(plan, root, export_id, header)
             counts = plan.counts.assign(export_id=export_id, exported_at=created.replace(tzinfo=None))
-            write_frames(con, "audiences",
-                         replace={"export_members": plan.members.assign(export_id=export_id)},
-                         append={"export_counts": counts,
-                                 "exports": pd.DataFrame([{**header, "folder": str(root / export_id),
-                                                           "files": len(manifest), "notes": "; ".join(plan.notes)}])})
-            # last, so a failure before it rolls the tables back and leaves no folder; a failed commit removes it
+            publish.frames(replace={"export_members": plan.members.assign(export_id=export_id)},
+                           append={"export_counts": counts,
+                                   "exports": pd.DataFrame([{**header, "folder": str(root / export_id),
+                                                             "files": len(manifest),
+                                                             "notes": "; ".join(plan.notes)}])})
+            # last, so a failure before it publishes no table and leaves no folder; a failed commit (or swap, on
+            # Spark) removes it
             publish_folder(partial, target)
             published = True
     except BaseException:
