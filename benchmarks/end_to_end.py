@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/end_to_end.py --customers 100000
 
 1. **pipeline**: `full_pipeline` through Dagster in a child process (demo mode, a scratch warehouse and
-   DAGSTER_HOME under --workdir); every step's time comes from the run's own step stats.
+   DAGSTER_HOME under --workdir); every step's time comes from the run's own step stats. ``--engine spark``
+   runs it on Spark local[2] (the spark extra and Java 17), its tables and metastore under --workdir.
 2. **floor**: on the export files that run loaded (the demo's Parquet exports, read where they lie), one
    DuckDB query (deduplicating every table the features read, as staging does: orders, lines, products,
    touches, web events) computing per-customer RFM,
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -59,30 +61,31 @@ def run_pipeline(customers: int, workdir: Path) -> dict:
     wall = time.perf_counter() - started
     steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
              for s in instance.get_run_step_stats(result.run_id)]
-    macro_k = None
-    if result.success:
-        import duckdb
-
-        with duckdb.connect(os.environ["MICROSEG_WAREHOUSE"], read_only=True) as con:
-            (macro_k,) = con.execute("select macro_k from segments.segmentation_runs order by finished_at desc "
-                                     "limit 1").fetchone()
+    macro_k = _macro_k() if result.success else None
     return {"success": result.success, "seconds": wall, "steps": steps, "macro_k": macro_k,
             "peak_rss_gb": _peak_rss_gb()}
+
+
+def _macro_k() -> int:
+    """The fitted number of macro segments, from the ledger of the engine the run used (the floor fits as many)."""
+    from orchestration.lib.settings import ENGINE_ENV, SPARK
+    from orchestration.lib.sql_warehouse import open_warehouse
+
+    with open_warehouse(os.environ.get(ENGINE_ENV) == SPARK, os.environ["MICROSEG_WAREHOUSE"]) as tables, \
+            tables.session(read_only=True) as sql:
+        (macro_k,) = sql.one("select macro_k from segments.segmentation_runs order by finished_at desc limit 1")
+    return int(macro_k)
 
 
 def last_pipeline_run() -> dict:
     """The figures of the last full_pipeline run in DAGSTER_HOME (for --reuse; its peak RSS is not known)."""
     import dagster as dg
-    import duckdb
 
     instance = dg.DagsterInstance.get()
     (record,) = instance.get_run_records(dg.RunsFilter(job_name="full_pipeline"), limit=1)
     steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
              for s in instance.get_run_step_stats(record.dagster_run.run_id)]
-    with duckdb.connect(os.environ["MICROSEG_WAREHOUSE"], read_only=True) as con:
-        (macro_k,) = con.execute("select macro_k from segments.segmentation_runs order by finished_at desc "
-                                 "limit 1").fetchone()
-    return {"success": True, "seconds": record.end_time - record.start_time, "steps": steps, "macro_k": macro_k,
+    return {"success": True, "seconds": record.end_time - record.start_time, "steps": steps, "macro_k": _macro_k(),
             "peak_rss_gb": float("nan")}
 
 
@@ -309,6 +312,9 @@ def main() -> None:
                         help="skip the pipeline: time the floor and notebook on the warehouse a previous run left")
     parser.add_argument("--daily", action="store_true",
                         help="then time the daily path, score_customers, with nothing new and after a new day's rows")
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                        help="the pipeline's engine (spark: local[2], the spark extra and Java 17); the floor and "
+                             "notebook are the same either way")
     parser.add_argument("--no-notebook", action="store_true",
                         help="leave the pandas notebook out (it holds every table in memory: ~15 GB at 1M)")
     args = parser.parse_args()
@@ -325,14 +331,17 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     for stale in [] if args.reuse else args.workdir.glob(f"warehouse-{args.customers}.duckdb*"):
         stale.unlink()
+    if not args.reuse:  # Spark's tables and metastore of an earlier run
+        shutil.rmtree(args.workdir / f"spark-{args.customers}", ignore_errors=True)
     env = {**os.environ, "MICROSEG_WAREHOUSE": str(warehouse), "MICROSEG_DEMO": "1",
            "MICROSEG_LANDING": str(exports.parent),
-           "DAGSTER_HOME": str(args.workdir / "dagster_home")}
+           "DAGSTER_HOME": str(args.workdir / "dagster_home"), "MICROSEG_ENGINE": args.engine,
+           "MICROSEG_SPARK_DIR": str(args.workdir / f"spark-{args.customers}")}
     (args.workdir / "dagster_home").mkdir(exist_ok=True)
     (args.workdir / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     env.pop("MICROSEG_SOURCES", None)
 
-    print(f"{args.customers:,} demo customers; scratch files in {args.workdir}")
+    print(f"{args.customers:,} demo customers, the pipeline on {args.engine}; scratch files in {args.workdir}")
     if args.reuse:
         pipeline = _child("last-run", args, env)
     else:
@@ -350,7 +359,7 @@ def main() -> None:
     notebook = None if args.no_notebook else _child("notebook", args, env)
 
     print(f"\n{'work':<50}{'seconds':>10}{'peak RSS GB':>14}")
-    print(f"{'pipeline (full_pipeline through Dagster)':<50}{pipeline['seconds']:>10.1f}{pipeline['peak_rss_gb']:>14.2f}")
+    print(f"{'pipeline (full_pipeline through Dagster, ' + args.engine + ')':<50}{pipeline['seconds']:>10.1f}{pipeline['peak_rss_gb']:>14.2f}")
     for step in sorted(pipeline["steps"], key=lambda s: -s["seconds"]):
         print(f"  {step['step'][:48]:<48}{step['seconds']:>10.1f}")
     for name, result in (("floor (one DuckDB query + fit + SQL assignment)", floor),
