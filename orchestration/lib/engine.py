@@ -3,9 +3,10 @@ features are in Spark.
 
 The engine is the run's ``engine`` resource (orchestration/defs/resources.py, default ``$MICROSEG_ENGINE``). On
 Spark so far: the demo generator (it writes export files either engine loads), ``raw_exports`` (the DuckDB loader
-and its quarantine, then the raw tables to Spark), ``dbt_features`` (dbt's spark target) and the segmentation
-(``customer_segmentation``: its SQL in Spark, segments.* written there). The steps after it still read and write
-DuckDB, so a run on Spark that holds any of them is refused at its first step
+and its quarantine, then the raw tables to Spark), ``dbt_features`` (dbt's spark target), the segmentation
+(``customer_segmentation``: its SQL in Spark, segments.* written there) and ``dbt_segment_marts`` (the segment
+marts and the membership history on dbt's spark target, the result marked complete in Spark's ledger). The other
+steps still read and write DuckDB, so a run on Spark that holds any of them is refused at its first step
 that runs on Spark, before anything is loaded. A step run without those (a refit on its own) refuses itself
 with ``refuse_on_spark``.
 """
@@ -19,7 +20,8 @@ from orchestration.lib.settings import ENGINE_ENV, SPARK
 ENGINE_RESOURCE = "engine"  # the resource key of the engine
 ENGINE_FIELD = f"resources.{ENGINE_RESOURCE}.config.engine"  # where a run sets it (the launchpad, run config)
 # the steps (ops) that run on Spark; the demo generator writes export files, which the loader reads on either engine
-SPARK_STEPS = frozenset({"demo_exports", "raw_exports", "dbt_features", "customer_segmentation"})
+SPARK_STEPS = frozenset({"demo_exports", "raw_exports", "dbt_features", "customer_segmentation",
+                         "dbt_segment_marts"})
 WHY = "read DuckDB's tables, not the features built in Spark (issue #13)"
 AS_DUCKDB = f"run with engine duckdb ({ENGINE_FIELD} or ${ENGINE_ENV})"
 

@@ -60,6 +60,7 @@ def test_a_run_on_spark_with_steps_not_built_there_is_refused_before_loading(tmp
     assert "customer_scores" in message and "snapshot__published_warehouse" in message
     # those run on Spark
     assert "raw_exports" not in message and "dbt_features" not in message and "customer_segmentation" not in message
+    assert "dbt_segment_marts" not in message
     assert not (tmp_path / "warehouse.duckdb").exists()  # nothing loaded, nothing written
     assert "pyspark" not in sys.modules  # refused without starting Spark
 
