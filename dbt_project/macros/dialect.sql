@@ -12,3 +12,19 @@
 {% macro spark__text_literal(value) -%}
     '{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}
+
+{#- The values of `measure` in a group joined by `delimiter_text` (a SQL literal) in the order of `order_by`:
+    dbt's listagg, except on Spark, whose listagg ignores the order (collect_list has none): there the pairs
+    (order_by, measure) are collected and sorted first. -#}
+{% macro ordered_listagg(measure, delimiter_text, order_by) -%}
+    {{ return(adapter.dispatch('ordered_listagg', 'microseg')(measure, delimiter_text, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_listagg(measure, delimiter_text, order_by) -%}
+    {{ dbt.listagg(measure, delimiter_text, 'order by ' ~ order_by) }}
+{%- endmacro %}
+
+{% macro spark__ordered_listagg(measure, delimiter_text, order_by) -%}
+    array_join(transform(array_sort(collect_list(struct({{ order_by }} as k, {{ measure }} as v))), x -> x.v),
+               {{ delimiter_text }})
+{%- endmacro %}

@@ -5,9 +5,10 @@ The engine is the run's ``engine`` resource (orchestration/defs/resources.py, de
 Spark so far: the demo generator (it writes export files either engine loads), ``raw_exports`` (the DuckDB loader
 and its quarantine, then the raw tables to Spark), ``dbt_features`` (dbt's spark target), the segmentation
 (``customer_segmentation``: its SQL in Spark, segments.* written there), the scoring (``customer_scores``), the
-segment report and the published snapshot (on Spark, the published tables themselves). The dbt segment marts and
-the audience exports over them still build on DuckDB, so a run on Spark that holds them is refused at its first
-step that runs on Spark, before anything is loaded. A step run without those (a refit on its own) refuses itself
+segment marts and membership history (``dbt_segment_marts``: dbt's spark target, the result marked complete in
+Spark's ledger), the segment report and the published snapshot (on Spark, the published tables themselves). The
+audience exports still read DuckDB, so a run on Spark that holds them is refused at its first step that runs on
+Spark, before anything is loaded. A step run without those (a refit on its own) refuses itself
 with ``refuse_on_spark``.
 """
 
@@ -21,7 +22,7 @@ ENGINE_RESOURCE = "engine"  # the resource key of the engine
 ENGINE_FIELD = f"resources.{ENGINE_RESOURCE}.config.engine"  # where a run sets it (the launchpad, run config)
 # the steps (ops) that run on Spark; the demo generator writes export files, which the loader reads on either engine
 SPARK_STEPS = frozenset({"demo_exports", "raw_exports", "dbt_features", "customer_segmentation", "customer_scores",
-                         "report__segment_report", "snapshot__published_warehouse"})
+                         "dbt_segment_marts", "report__segment_report", "snapshot__published_warehouse"})
 WHY = "read DuckDB's tables, not the features built in Spark (issue #13)"
 AS_DUCKDB = f"run with engine duckdb ({ENGINE_FIELD} or ${ENGINE_ENV})"
 

@@ -57,10 +57,11 @@ def test_a_run_on_spark_with_steps_not_built_there_is_refused_before_loading(tmp
     message = failure.step_failure_data.user_failure_data.description
     assert failure.step_key == "raw_exports"  # the first step, before the loader ran
     assert "This run builds its features on Spark, but " in message
-    assert "dbt_segment_marts" in message and "segment_exports" in message
+    assert "segment_exports" in message
     # those run on Spark
     assert "raw_exports" not in message and "dbt_features" not in message and "customer_segmentation" not in message
     assert "customer_scores" not in message and "snapshot" not in message and "report" not in message
+    assert "dbt_segment_marts" not in message
     assert not (tmp_path / "warehouse.duckdb").exists()  # nothing loaded, nothing written
     assert "pyspark" not in sys.modules  # refused without starting Spark
 
@@ -76,14 +77,14 @@ def test_a_step_not_built_on_spark_refuses_itself_on_spark_only():
 
 def test_a_refit_on_spark_is_refused_before_it_segments_when_its_job_holds_steps_not_built_there(tmp_path,
                                                                                                monkeypatch):
-    # segment_customers builds the dbt segment marts after the segmentation and scoring, which do not run on
-    # Spark yet: the refit is refused at its first step, before reading anything or starting Spark
+    # segment_customers exports the audiences after the segmentation, which do not run on Spark yet: the refit is
+    # refused at its first step, before reading anything or starting Spark
     result = _full_pipeline(tmp_path, monkeypatch, "spark", job="segment_customers")
     assert not result.success
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert [f.step_key for f in failures] == ["customer_segmentation"]
     message = failures[0].step_failure_data.user_failure_data.description
-    assert "This run builds its features on Spark, but " in message and "dbt_segment_marts" in message
+    assert "This run builds its features on Spark, but " in message and "segment_exports" in message
     assert not (tmp_path / "warehouse.duckdb").exists()
     assert "pyspark" not in sys.modules
 

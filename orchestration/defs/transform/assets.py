@@ -18,20 +18,23 @@ import datetime as dt
 import json
 import os
 import time
+from functools import partial
 from graphlib import TopologicalSorter
-from typing import Iterator
+from typing import Callable, Iterator
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ml.scoring_sql import sql_string
 from orchestration.defs.resources import AnalysisSettings, ComputeEngine, WarehouseResource
 from orchestration.defs.transform.translator import translator
 from orchestration.lib import spark
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
 from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
-from orchestration.lib.engine import refuse_on_spark, refuse_run_reading_duckdb
+from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.feature_builds import inputs_fingerprint, last_complete_build, record_complete_build
 from orchestration.lib.metadata import table_metadata
+from orchestration.lib.sql_warehouse import SparkWarehouse
 from orchestration.lib.settings import (DUCKDB, DUCKDB_MEMORY_ENV, SPARK, WAREHOUSE_ENV, WAREHOUSE_POOL,
                                         duckdb_memory_limit, parse_as_of_date)
 from orchestration.lib.staging_builds import StagingPlan, code_fingerprints, incremental_models, plan_staging
@@ -129,9 +132,11 @@ ON_SPARK = ("built in full on Spark (dbt target spark); not computed there: skip
             "runs), incremental staging (staging models are tables) and column lineage, which are DuckDB's")
 
 
-def _spark_metadata(context: dg.AssetExecutionContext, events: list) -> list:
+def _spark_metadata(context: dg.AssetExecutionContext, events: list, note: dict[str, str],
+                    then: Callable | None = None) -> list:
     """Row counts and columns of every model dbt built on Spark, read in a short session once dbt has exited
-    (its JVM held the metastore); the incremental staging models say they were built as tables."""
+    (its JVM held the metastore), with ``note`` (what the build on Spark leaves out); the incremental staging
+    models say they were built as tables. ``then(session)`` runs last in the same session (a JVM start saved)."""
     incremental = set(incremental_models())
     out = []
     with spark.step_session() as session:
@@ -142,7 +147,7 @@ def _spark_metadata(context: dg.AssetExecutionContext, events: list) -> list:
                 if len(key.path) == 2 and session.catalog.tableExists(name):
                     table = session.table(name)
                     event = event.with_metadata({
-                        **event.metadata, "engine": SPARK, "feature_build": ON_SPARK,
+                        **event.metadata, "engine": SPARK, **note,
                         "dagster/row_count": dg.MetadataValue.int(table.count()),
                         "dagster/column_schema": dg.TableSchema(columns=[
                             dg.TableColumn(f.name, f.dataType.simpleString()) for f in table.schema.fields]),
@@ -150,28 +155,33 @@ def _spark_metadata(context: dg.AssetExecutionContext, events: list) -> list:
                         **({"staging_build": "table: rebuilt in full on Spark"} if key.path[1] in incremental else {}),
                     })
             out.append(event)
+        if then:
+            then(session)
     return out
 
 
 def _build_on_spark(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-                    analysis: AnalysisSettings) -> Iterator:
-    """dbt build on the spark target, from the raw tables raw_exports published to Spark (refused if they are not
-    the DuckDB load area's: the features would be another load's). dbt's target/ and logs/ are this invocation's
-    own folder (dagster-dbt's default), so the project's manifest stays DuckDB's."""
+                    analysis: AnalysisSettings, note: dict[str, str], then: Callable | None = None) -> Iterator:
+    """dbt build on the spark target of the asset's models, from the raw tables raw_exports published to Spark
+    (refused if they are not the DuckDB load area's: the tables would be another load's); ``note`` goes into
+    each model's metadata; ``then(session)`` follows a successful build in Spark. dbt's target/ and logs/ are this invocation's own folder (dagster-dbt's default), so
+    the project's manifest stays DuckDB's."""
     stale = spark.stale_raw_tables(warehouse.resolved_path())
     if stale:
         raise dg.Failure("Spark's raw tables are not the ones loaded into DuckDB (" + "; ".join(stale) + "): "
                          "materialise raw_exports with the engine spark first.")
     dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
-    context.log.info(f"features: {ON_SPARK}")
+    step = context.op_def.name
+    for why in note.values():
+        context.log.info(f"{step}: {why}")
     spark.spark_environment()  # dbt inherits it: the same Spark folder and metastore as this process
     started = time.monotonic()
     invocation = dbt.model_copy(update={"target": SPARK}).cli(
         dbt_build_args(dbt_vars), context=context, raise_on_error=False)
     events = list(invocation.stream())
     built = time.monotonic()
-    events = _spark_metadata(context, events)
-    context.log.info(f"features on Spark: dbt build {built - started:.1f} s, then row counts and columns read "
+    events = _spark_metadata(context, events, note, then if invocation.is_successful() else None)
+    context.log.info(f"{step} on Spark: dbt build {built - started:.1f} s, then row counts and columns read "
                      f"from Spark in {time.monotonic() - built:.1f} s")
     yield from events
     if not invocation.is_successful():
@@ -192,7 +202,7 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
     refuse_run_reading_duckdb(context, engine.engine)
     engine.require_ready()
     if engine.on_spark:
-        yield from _build_on_spark(context, dbt, warehouse, analysis)
+        yield from _build_on_spark(context, dbt, warehouse, analysis, {"feature_build": ON_SPARK})
         return
     # recorded with each incremental staging build: a change of code means a full refresh next time
     dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
@@ -222,9 +232,19 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
 def dbt_segment_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                       analysis: AnalysisSettings, engine: ComputeEngine):
     """dbt models over the Python segmentation results (the campaign table, segment KPIs)."""
-    refuse_on_spark(engine.engine, "dbt_segment_marts")  # a run without the feature steps is not refused earlier
+    refuse_run_reading_duckdb(context, engine.engine)  # a run without the feature steps is not refused earlier
+    engine.require_ready()
+    if engine.on_spark:
+        yield from _build_on_spark(context, dbt, warehouse, analysis, {"segment_marts_build": MARTS_ON_SPARK},
+                                   then=partial(_mark_result_complete_on_spark, context))
+        return
     yield from _build(context, dbt, warehouse, {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()})
     _mark_result_complete(context, warehouse)
+
+
+MARTS_ON_SPARK = ("built on Spark (dbt target spark); the membership history is rewritten aside and swapped in, "
+                  "as Spark's Parquet tables have no MERGE (dbt_project/macros/snapshot_spark.sql)")
+LATEST = "order by scored_at desc, result_id desc limit 1"  # the ledger's latest result
 
 
 def _mark_result_complete(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
@@ -234,10 +254,33 @@ def _mark_result_complete(context: dg.AssetExecutionContext, warehouse: Warehous
         return
     with warehouse.transaction("segments") as con:
         con.execute("alter table segments.scoring_runs add column if not exists completed_at timestamptz")
-        row = con.execute("""update segments.scoring_runs set completed_at = now()
-            where completed_at is null and result_id = (
-                select result_id from segments.scoring_runs order by scored_at desc, result_id desc limit 1)
+        row = con.execute(f"""update segments.scoring_runs set completed_at = now()
+            where completed_at is null and result_id = (select result_id from segments.scoring_runs {LATEST})
             returning result_id""").fetchone()
     if row:
-        context.log.info(f"Result {row[0]} complete: scores, segment marts and history in place "
-                         "(segments.scoring_runs.completed_at).")
+        _log_complete(context, row[0])
+
+
+def _mark_result_complete_on_spark(context: dg.AssetExecutionContext, spark_session) -> None:
+    """The same mark in Spark's ledger, whose Parquet table has no UPDATE: the ledger (a row per result) is
+    rewritten aside with the mark and swapped in (SparkWarehouse's publish), so a failure leaves it as it was."""
+    spark_warehouse = SparkWarehouse(spark_session)
+    with spark_warehouse.session() as session:
+        if not session.has_table("segments", "scoring_runs"):
+            return
+        columns = session.columns("segments.scoring_runs")
+        marked = "completed_at" in columns
+        latest = session.one(f"select result_id{', completed_at' if marked else ''} from segments.scoring_runs {LATEST}")
+    if latest is None or (marked and latest[1] is not None):
+        return
+    mark = f"case when result_id = {sql_string(latest[0], SPARK)} then current_timestamp() end"
+    kept = ", ".join(f"`{c}`" for c in columns if c != "completed_at")
+    completed = f"coalesce(completed_at, {mark})" if marked else mark
+    with spark_warehouse.publishing("segments") as publish:
+        publish.table_as("scoring_runs", f"select {kept}, {completed} as completed_at from segments.scoring_runs")
+    _log_complete(context, latest[0])
+
+
+def _log_complete(context: dg.AssetExecutionContext, result_id: str) -> None:
+    context.log.info(f"Result {result_id} complete: scores, segment marts and history in place "
+                     "(segments.scoring_runs.completed_at).")

@@ -11,7 +11,7 @@
 with why as (
     {%- if explained %}
     select customer_id, segment_id,
-           {{ dbt.listagg('explanation', "'; '", 'order by rank') }} as why
+           {{ ordered_listagg('explanation', "'; '", 'rank') }} as why
     from {{ source('segments', 'customer_explanations') }}
     group by 1, 2
     {%- else %}
