@@ -1,5 +1,6 @@
-"""The engine resource without Spark: its value and where a bad one is refused, and a run on Spark that holds steps
-not built there yet refused before anything is loaded (the Spark runs themselves: tests/spark, make test-spark)."""
+"""The engine resource without Spark: its value and where a bad one is refused, every step able to run on Spark, and a
+run on Spark holding a step that cannot refused before anything runs (the Spark runs themselves: tests/spark,
+make test-spark)."""
 
 import sys
 
@@ -50,51 +51,39 @@ def _full_pipeline(tmp_path, monkeypatch, engine: str, job: str = "full_pipeline
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
-def test_a_run_on_spark_with_steps_not_built_there_is_refused_before_loading(tmp_path, monkeypatch):
-    result = _full_pipeline(tmp_path, monkeypatch, "spark")
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    message = failure.step_failure_data.user_failure_data.description
-    assert failure.step_key == "raw_exports"  # the first step, before the loader ran
-    assert "This run builds its features on Spark, but " in message
-    assert "segment_exports" in message
-    # those run on Spark
-    assert "raw_exports" not in message and "dbt_features" not in message and "customer_segmentation" not in message
-    assert "customer_scores" not in message and "snapshot" not in message and "report" not in message
-    assert "dbt_segment_marts" not in message
-    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing loaded, nothing written
-    assert "pyspark" not in sys.modules  # refused without starting Spark
-
-
-def test_a_step_not_built_on_spark_refuses_itself_on_spark_only():
-    from orchestration.lib.engine import refuse_on_spark
-
-    refuse_on_spark("duckdb", "customer_segmentation")
-    with pytest.raises(dg.Failure, match="customer_segmentation on Spark is not built yet: it would read DuckDB's "
-                                         "tables, not the features built in Spark"):
-        refuse_on_spark("spark", "customer_segmentation")
-
-
-def test_a_refit_on_spark_is_refused_before_it_segments_when_its_job_holds_steps_not_built_there(tmp_path,
-                                                                                               monkeypatch):
-    # segment_customers exports the audiences after the segmentation, which do not run on Spark yet: the refit is
-    # refused at its first step, before reading anything or starting Spark
-    result = _full_pipeline(tmp_path, monkeypatch, "spark", job="segment_customers")
-    assert not result.success
-    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    assert [f.step_key for f in failures] == ["customer_segmentation"]
-    message = failures[0].step_failure_data.user_failure_data.description
-    assert "This run builds its features on Spark, but " in message and "segment_exports" in message
-    assert not (tmp_path / "warehouse.duckdb").exists()
-    assert "pyspark" not in sys.modules
-
-
-def test_the_steps_that_run_on_spark_are_steps_of_the_code_location(monkeypatch):
+def test_every_step_of_the_code_location_runs_on_spark(monkeypatch):
     from orchestration.lib.engine import SPARK_STEPS
 
     monkeypatch.setenv("MICROSEG_DEMO", "1")
-    job = load_defs().resolve_job_def("full_pipeline")
-    assert SPARK_STEPS <= {node.name for node in job.nodes}  # a renamed step would be refused on Spark
+    graph = load_defs().resolve_asset_graph()
+    steps = {graph.get(key).assets_def.op.name for key in graph.materializable_asset_keys}
+    assert steps == SPARK_STEPS  # a renamed step, or one without a Spark path, would be refused on Spark
+
+
+def test_a_run_on_spark_holding_a_step_not_built_there_is_refused_before_anything_runs():
+    from orchestration.lib.engine import refuse_run_reading_duckdb
+
+    ran = []
+
+    @dg.asset(name="raw_exports")  # a step that runs on Spark, first in its run
+    def first(context: dg.AssetExecutionContext):
+        refuse_run_reading_duckdb(context, "spark")
+        ran.append("raw_exports")
+
+    @dg.asset(deps=[first])
+    def step_without_spark():
+        ran.append("step_without_spark")
+
+    result = dg.materialize([first, step_without_spark], raise_on_error=False,
+                            instance=dg.DagsterInstance.ephemeral())
+    assert not result.success and ran == []
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = failure.step_failure_data.user_failure_data.description
+    assert failure.step_key == "raw_exports"
+    assert message.startswith("This run builds its features on Spark, but step_without_spark do not run on Spark")
+    assert "raw_exports" not in message.split(" do not run")[0]
+    refuse_run_reading_duckdb(None, "duckdb")  # on DuckDB there is nothing to refuse
+    assert "pyspark" not in sys.modules  # refused without starting Spark
 
 
 def test_a_bad_engine_in_the_run_config_fails_the_run_naming_the_engines(tmp_path, monkeypatch):
