@@ -272,7 +272,8 @@ def _mark_result_complete_on_spark(context: dg.AssetExecutionContext, spark_sess
             return
         columns = session.columns("segments.scoring_runs")
         marked = "completed_at" in columns
-        latest = session.one(f"select result_id{', completed_at' if marked else ''} from segments.scoring_runs {LATEST}")
+        wanted = "result_id, completed_at" if marked else "result_id"
+        latest = session.one(f"select {wanted} from segments.scoring_runs {LATEST}")
     if latest is None or (marked and latest[1] is not None):
         return
     mark = f"case when result_id = {sql_string(latest[0], SPARK)} then current_timestamp() end"
