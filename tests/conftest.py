@@ -139,3 +139,10 @@ def _quiet_library_warnings():
     from orchestration.lib.warnings import quiet_library_warnings
 
     quiet_library_warnings()
+
+
+def pytest_collection_modifyitems(items):
+    """Modules whose Dagster steps start and stop their own Spark JVMs (``RUNS_SPARK_STEPS``) run before the ones
+    that hold a SparkSession open to the end (tests/spark/conftest.py ``spark``): the Derby metastore admits one
+    JVM at a time. The order is otherwise kept."""
+    items.sort(key=lambda item: not getattr(getattr(item, "module", None), "RUNS_SPARK_STEPS", False))

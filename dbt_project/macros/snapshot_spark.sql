@@ -80,7 +80,10 @@
       from {{ staging }}
       where dbt_change_type in ('update', 'delete')
   )
-  select {% for expression in old_rows %}{{ expression }} as {{ adapter.quote((kept + added)[loop.index0]) }}{{ ', ' if not loop.last }}{% endfor %}
+  select
+    {%- for expression in old_rows %}
+    {{ expression }} as {{ adapter.quote((kept + added)[loop.index0]) }}{{ ',' if not loop.last }}
+    {%- endfor %}
   from {{ history }} as h
   left join closing as c on c.closed_scd_id = h.{{ columns.dbt_scd_id }}
   union all

@@ -11,6 +11,8 @@ runs it holds DuckDB's single write lock, so querying alongside it (as dagster-d
 On the engine spark, ``dbt_features`` builds on dbt's spark target from Spark's raw tables (which
 ``raw_exports`` published); row counts and columns are then read from Spark, and DuckDB's bookkeeping
 (incremental staging, skip-when-unchanged, column lineage) is left out and the metadata says so.
+``dbt_segment_marts`` builds there the same way, from Spark's segments.*, and marks the result complete in
+Spark's ledger.
 """
 
 
@@ -164,8 +166,8 @@ def _build_on_spark(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
                     analysis: AnalysisSettings, note: dict[str, str], then: Callable | None = None) -> Iterator:
     """dbt build on the spark target of the asset's models, from the raw tables raw_exports published to Spark
     (refused if they are not the DuckDB load area's: the tables would be another load's); ``note`` goes into
-    each model's metadata; ``then(session)`` follows a successful build in Spark. dbt's target/ and logs/ are this invocation's own folder (dagster-dbt's default), so
-    the project's manifest stays DuckDB's."""
+    each model's metadata; ``then(session)`` follows a successful build in Spark. dbt's target/ and logs/ are
+    this invocation's own folder (dagster-dbt's default), so the project's manifest stays DuckDB's."""
     stale = spark.stale_raw_tables(warehouse.resolved_path())
     if stale:
         raise dg.Failure("Spark's raw tables are not the ones loaded into DuckDB (" + "; ".join(stale) + "): "
@@ -270,7 +272,8 @@ def _mark_result_complete_on_spark(context: dg.AssetExecutionContext, spark_sess
             return
         columns = session.columns("segments.scoring_runs")
         marked = "completed_at" in columns
-        latest = session.one(f"select result_id{', completed_at' if marked else ''} from segments.scoring_runs {LATEST}")
+        wanted = "result_id, completed_at" if marked else "result_id"
+        latest = session.one(f"select {wanted} from segments.scoring_runs {LATEST}")
     if latest is None or (marked and latest[1] is not None):
         return
     mark = f"case when result_id = {sql_string(latest[0], SPARK)} then current_timestamp() end"
