@@ -35,7 +35,7 @@ help:
 	@echo "make docs   build and serve dbt docs on http://$(UI_HOST):$(DOCS_PORT)"
 	@echo "make report build the segment report from the warehouse and serve it on http://$(UI_HOST):$(REPORT_PORT)"
 	@echo "make test-ui  drive the Dagster UI in headless Chromium (installs Debian's chromium)"
-	@echo "make test-spark  the same features, segments, profiles and segment marts on Spark as on DuckDB (installs Java 17, the spark extra)"
+	@echo "make test-spark  the whole pipeline on Spark, and the same features, segments, scores, marts and audiences as on DuckDB (installs Java 17, the spark extra)"
 	@echo "make bench-smoke  the end-to-end benchmark at 100k customers (prints figures, asserts nothing)"
 
 # uv: use the one on PATH, else install it with pip (uv installs the stack in seconds).

@@ -142,7 +142,7 @@ def _quiet_library_warnings():
 
 
 def pytest_collection_modifyitems(items):
-    """Modules whose Dagster steps start and stop their own Spark JVMs (``RUNS_SPARK_STEPS``) run before the ones
-    that hold a SparkSession open to the end (tests/spark/conftest.py ``spark``): the Derby metastore admits one
-    JVM at a time. The order is otherwise kept."""
-    items.sort(key=lambda item: not getattr(getattr(item, "module", None), "RUNS_SPARK_STEPS", False))
+    """Modules whose Dagster steps start and stop their own Spark JVMs (``RUNS_SPARK_STEPS``) run after the ones
+    reading what the shared runs left (tests/spark/conftest.py ``spark``, a session per module): they change
+    Spark's tables, and the Derby metastore admits one JVM at a time. The order is otherwise kept."""
+    items.sort(key=lambda item: bool(getattr(getattr(item, "module", None), "RUNS_SPARK_STEPS", False)))

@@ -283,9 +283,12 @@ class SparkPublisher:
                     types = _spark_frame(spark, frame[new]).schema
                     spark.sql(f"alter table {name} add columns ("
                               + ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in types.fields) + ")")
-                    have = spark.table(name).columns
-                frame = frame.reindex(columns=have)
-                _spark_frame(spark, frame).write.insertInto(name)
+                fields = spark.table(name).schema.fields
+                # in the table's order and types: a column this step does not write (a mark a later step sets,
+                # like scoring_runs.completed_at) arrives as NULL text and is cast to the table's type
+                rows = _spark_frame(spark, frame.reindex(columns=[f.name for f in fields]))
+                rows.selectExpr(*[f"cast(`{f.name}` as {f.dataType.simpleString()}) as `{f.name}`"
+                                  for f in fields]).write.insertInto(name)
             else:
                 self.session.write_frame(name, frame)
 

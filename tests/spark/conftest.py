@@ -25,10 +25,9 @@ def require_pyspark() -> None:
 class Runs:
     warehouse: Path  # the one DuckDB file both runs loaded (and the second one built features in)
     spark_dir: Path
-    on_spark: dg.ExecuteInProcessResult  # demo_exports -> raw_exports -> dbt_features -> segmentation -> scores,
-    # engine spark
-    rescored_on_spark: dg.ExecuteInProcessResult  # the daily score on Spark, of the same features, with the
-    # segment report and the published snapshot after it
+    on_spark: dg.ExecuteInProcessResult  # every asset (full_pipeline's selection), engine spark
+    rescored_on_spark: dg.ExecuteInProcessResult  # the daily path on Spark after it, of the same features: scores,
+    # segment marts, audiences, report, snapshot
     duckdb_schemas_after_spark: frozenset[str]  # what the Spark runs left in the DuckDB file
     on_duckdb: dg.ExecuteInProcessResult  # the same steps but the demo, engine duckdb, on the same export files
 
@@ -44,14 +43,14 @@ def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, dbt_manifest) -> Runs:
-    """The demo retailer through real Dagster materialisations into one temp warehouse: first with the engine
-    resource set to spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target, the segmentation
-    and its scoring in Spark SQL) and a daily score, report and snapshot after it, then the raw, feature, segmentation and scoring
-    assets again with engine duckdb. The second load finds the same export files unchanged, so both
+    """The demo retailer through real Dagster materialisations into one temp warehouse: first every asset with the
+    engine resource set to spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target, the
+    segmentation, scoring, audiences and report from Spark's tables), then the daily path on Spark after it, then
+    the raw, feature, segmentation, scoring, segment-mart and audience assets again with engine duckdb. The second load finds the same export files unchanged, so both
     engines build their features from the same raw tables. Each run's steps start and stop their own Spark
     sessions and JVMs, as in a real run (dbt's JVM and a step's never share the Derby metastore)."""
     require_pyspark()
-    from orchestration.defs.automation.jobs import DEMO, FEATURES, RAW, REPORT, SNAPSHOT
+    from orchestration.defs.automation.jobs import AUDIENCES, FEATURES, RAW, REPORT, SEGMENT_MARTS, SNAPSHOT
     from orchestration.defs.scoring.assets import customer_scores
     from orchestration.defs.segmentation.assets import customer_segmentation
     from orchestration.lib.warnings import quiet_library_warnings
@@ -70,20 +69,22 @@ def runs(tmp_path_factory, dbt_manifest) -> Runs:
         demo = {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42, "reference_date": AS_OF}}}
         scores = dg.AssetSelection.assets(customer_scores)
         segments = dg.AssetSelection.assets(customer_segmentation) | scores
-        on_spark = _materialise(defs, DEMO | RAW | FEATURES | segments, "spark", demo)
+        on_spark = _materialise(defs, dg.AssetSelection.all(), "spark", demo)
         assert on_spark.success, [e.message for e in on_spark.all_events if e.is_failure]
-        rescored = _materialise(defs, scores | REPORT | SNAPSHOT, "spark")
+        rescored = _materialise(defs, scores | SEGMENT_MARTS | AUDIENCES | REPORT | SNAPSHOT, "spark")
         assert rescored.success, [e.message for e in rescored.all_events if e.is_failure]
         schemas = frozenset(query(warehouse, "select distinct table_schema from information_schema.tables")
                             ["table_schema"])
-        on_duckdb = _materialise(defs, RAW | FEATURES | segments, "duckdb")
+        on_duckdb = _materialise(defs, RAW | FEATURES | segments | SEGMENT_MARTS | AUDIENCES, "duckdb")
         assert on_duckdb.success, [e.message for e in on_duckdb.all_events if e.is_failure]
     return Runs(warehouse, spark_dir, on_spark, rescored, schemas, on_duckdb)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark(runs):
-    """A local[2] session on the runs' Spark folder and metastore, started once both runs are over."""
+    """A local[2] session on the runs' Spark folder and metastore, started once the runs are over and stopped after
+    each module: a module whose Dagster steps start their own JVMs (``RUNS_SPARK_STEPS``) runs after the others,
+    as the Derby metastore admits one JVM at a time (tests/conftest.py orders them)."""
     from orchestration.lib.settings import SPARK_DIR_ENV
     from orchestration.lib.spark import spark_session, stop_spark
 

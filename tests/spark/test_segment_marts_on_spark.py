@@ -4,8 +4,11 @@ spark target; with engine duckdb, from the same inputs, it builds the same rows.
 closes and opens the same spells on both. `make test-spark` (needs Java 17).
 
 The inputs: the demo's features and segmentation on each engine (tests/spark/conftest.py ``runs``), and one
-scoring result. Scoring does not run on Spark yet, so each result is scored on DuckDB and its scores and ledger
-row are copied into Spark as Parquet tables (``_copy_scores_to_spark``); the scoring on Spark replaces that copy.
+scoring result. Scoring runs on Spark too (tests/spark/test_scoring_on_spark.py), but each engine's result has
+its own id and time; here each result is scored on DuckDB and its scores and ledger row are handed to Spark as
+Parquet tables (``_copy_scores_to_spark``), so both engines' marts start from the same rows and their spells and
+migrations compare row for row, timestamps and all. It replaces Spark's own scores, so this module runs after
+the ones that read them (``RUNS_SPARK_STEPS``).
 The later result is a real second scoring with a few customers then moved to another segment, the same edit on
 both engines: the demo's data does not change between two scorings, so nobody would move. (Customers leaving the
 base are not edited in: every customer of the fit must keep a scored row, a dbt test of the marts.)
@@ -27,8 +30,9 @@ from tests.spark.conftest import CUSTOMERS, _materialise
 from tests.spark.test_engine_equivalence import TOLERANCE, like, spark_frame
 
 pytestmark = pytest.mark.spark
-# tests/conftest.py runs this module before those holding one SparkSession open (the `spark` fixture): its
-# Dagster steps start and stop their own JVMs, and the Derby metastore admits one at a time
+# tests/conftest.py runs this module after those reading the shared runs' Spark tables (it replaces Spark's
+# scores), when no SparkSession is open: its Dagster steps start and stop their own JVMs, and the Derby
+# metastore admits one at a time
 RUNS_SPARK_STEPS = True
 
 MOVED = 40  # customers the later result moves to another segment
@@ -88,6 +92,22 @@ def _copy_scores_to_spark(warehouse: Path, folder: Path) -> None:
             .write.insertInto("segments.scoring_runs")
 
 
+HISTORY = ("segments.scoring_runs", "segments_history.customer_segment_history")
+
+
+def _start_from_no_results(warehouse: Path) -> None:
+    """Both engines without a scoring result or a membership history (the shared runs scored on each engine, at
+    their own times), so the results below are each engine's first and second: the marts compare row for row."""
+    from orchestration.lib.spark import step_session
+
+    with duckdb.connect(str(warehouse)) as con:
+        for table in HISTORY:
+            con.execute(f"drop table if exists {table}")
+    with step_session() as spark:
+        for table in HISTORY:
+            spark.sql(f"drop table if exists {table}")
+
+
 def _spark_tables() -> dict[str, pd.DataFrame]:
     from orchestration.lib.spark import step_session
 
@@ -130,7 +150,7 @@ def build_marts(warehouse: Path, spark_dir: Path, folder: Path) -> Marts:
 
     from orchestration.defs.automation.jobs import SCORES, SEGMENT_MARTS
 
-    assert SparkSession.getActiveSession() is None, "a SparkSession is open: this module must run before `spark`"
+    assert SparkSession.getActiveSession() is None, "a SparkSession is open: this module must run on its own"
     seen: dict[str, dict] = {}
     spark_runs = []
     with pytest.MonkeyPatch.context() as mp:
@@ -146,6 +166,7 @@ def build_marts(warehouse: Path, spark_dir: Path, folder: Path) -> Marts:
             assert result.success, [e.message for e in result.all_events if e.is_failure]
             return result
 
+        _start_from_no_results(warehouse)
         moved = moved_from = moved_to = None
         for result in ("first", "second"):
             materialise(SCORES, "duckdb")

@@ -42,19 +42,21 @@ def test_a_chunked_read_hands_over_every_row_once_and_leaves_no_work_table(spark
     assert spark.sql(f"show tables in {CHUNK_SCHEMA}").count() == 0
 
 
-def test_a_publish_appends_to_an_older_history_table_adding_its_new_columns(spark):
+def test_a_publish_appends_to_an_older_history_table_adding_its_new_columns_and_leaving_others_null(spark):
     from orchestration.lib.sql_warehouse import SparkWarehouse
 
     spark.sql("create database if not exists scratch")
     spark.sql("drop table if exists scratch.history")
-    spark.sql("create table scratch.history (run_id string, customers bigint) using parquet")
-    spark.sql("insert into scratch.history values ('old', 10)")
+    # completed_at: a mark another step sets later (as dbt_segment_marts does on scoring_runs)
+    spark.sql("create table scratch.history (run_id string, customers bigint, completed_at timestamp) using parquet")
+    spark.sql("insert into scratch.history values ('old', 10, timestamp'2026-06-30 12:00:00')")
     row = pd.DataFrame([{"run_id": "new", "customers": 12, "engine": "spark", "as_of_date": dt.date(2026, 3, 1)}])
     with SparkWarehouse(spark).publishing("scratch") as publish:
         publish.frames(replace={"latest": row[["run_id"]]}, append={"history": row})
     history = spark.sql("select * from scratch.history order by run_id").toPandas()
-    assert list(history.columns) == ["run_id", "customers", "engine", "as_of_date"]
+    assert list(history.columns) == ["run_id", "customers", "completed_at", "engine", "as_of_date"]
     assert history["run_id"].tolist() == ["new", "old"] and history["customers"].tolist() == [12, 10]
+    assert pd.isna(history["completed_at"].iloc[0]) and history["completed_at"].iloc[1] == pd.Timestamp("2026-06-30 12:00")
     assert history["engine"].tolist()[0] == "spark" and pd.isna(history["engine"].tolist()[1])
     assert dict(spark.table("scratch.history").dtypes)["as_of_date"] == "date"  # a date, not its text
     assert spark.sql("select run_id from scratch.latest").first()[0] == "new"
