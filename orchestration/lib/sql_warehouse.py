@@ -182,6 +182,7 @@ def _spark_frame(spark, frame: pd.DataFrame):
     return spark.createDataFrame(plain, schema)
 
 
+ASIDE = "__next"  # the suffix of a table a Spark publish has written but not yet swapped in
 CHUNK_SCHEMA = "chunk_work"  # Spark's work tables of a chunked read, dropped when it ends
 
 
@@ -255,11 +256,11 @@ class SparkPublisher:
         return f"previous_{table}"
 
     def written(self, table: str) -> str:
-        return f"{self.schema}.{table}__next" if table in self.aside else f"{self.schema}.{table}"
+        return f"{self.schema}.{table}{ASIDE}" if table in self.aside else f"{self.schema}.{table}"
 
     def _next(self, table: str) -> str:
         self.aside.append(table)
-        return f"{self.schema}.{table}__next"
+        return f"{self.schema}.{table}{ASIDE}"
 
     def table_as(self, table: str, select: str) -> None:
         self.session.create_table_as(self._next(table), select)
@@ -273,16 +274,15 @@ class SparkPublisher:
         spark = self.session.spark
         for table in self.aside:
             spark.sql(f"drop table if exists {self.schema}.{table}")
-            spark.sql(f"alter table {self.schema}.{table}__next rename to {self.schema}.{table}")
+            spark.sql(f"alter table {self.schema}.{table}{ASIDE} rename to {self.schema}.{table}")
         for table, frame in self.appended.items():  # the history rows last: a run is in the ledger once published
             name = f"{self.schema}.{table}"
             if self.session.has_table(self.schema, table):
                 have = spark.table(name).columns
                 new = [c for c in frame.columns if c not in have]
                 if new:  # a history table made by an earlier version gains the columns added since
-                    types = _spark_frame(spark, frame[new]).schema
                     spark.sql(f"alter table {name} add columns ("
-                              + ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in types.fields) + ")")
+                              + ", ".join(f"`{c}` {_spark_type(frame[c])}" for c in new) + ")")
                 fields = spark.table(name).schema.fields
                 # in the table's order and types: a column this step does not write (a mark a later step sets,
                 # like scoring_runs.completed_at) arrives as NULL text and is cast to the table's type
@@ -294,11 +294,10 @@ class SparkPublisher:
 
     def discard(self) -> None:
         for table in self.aside:
-            self.session.spark.sql(f"drop table if exists {self.schema}.{table}__next")
+            self.session.spark.sql(f"drop table if exists {self.schema}.{table}{ASIDE}")
 
     def metadata(self, table: str) -> dict[str, object]:
-        frame = self.session.spark.table(f"{self.schema}.{table}__next" if table in self.aside
-                                         else f"{self.schema}.{table}")
+        frame = self.session.spark.table(self.written(table))
         return {
             "dagster/row_count": dg.MetadataValue.int(int(frame.count())),
             "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(f.name, f.dataType.simpleString())

@@ -24,6 +24,7 @@ from orchestration.defs.transform import assets as transform
 from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.metadata import markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, snapshot_path
+from orchestration.lib.sql_warehouse import ASIDE
 from orchestration.lib.warehouse import PUBLISHED_SCHEMAS, write_snapshot
 
 SNAPSHOT_KEY = dg.AssetKey(["snapshot", "published_warehouse"])
@@ -68,10 +69,10 @@ def _published_on_spark(context: dg.AssetExecutionContext, started: float) -> dg
         rows = {f"{schema}.{t.name}": int(spark.table(f"{schema}.{t.name}").count())
                 for schema in PUBLISHED_SCHEMAS if spark.catalog.databaseExists(schema)
                 for t in spark.catalog.listTables(schema)
-                if not t.isTemporary and not t.name.endswith("__next")}  # a publish's own, until swapped in
+                if not t.isTemporary and not t.name.endswith(ASIDE)}  # a publish's own, until swapped in
     seconds = time.perf_counter() - started
     context.log.info(f"On Spark analysts query the published tables themselves: {len(rows)} tables in "
-                     f"{', '.join(s for s in PUBLISHED_SCHEMAS)} (no copy made), counted in {seconds:.1f} s.")
+                     f"{', '.join(PUBLISHED_SCHEMAS)} (no copy made), counted in {seconds:.1f} s.")
     return dg.MaterializeResult(metadata={
         "engine": "spark",
         "tables": len(rows),
