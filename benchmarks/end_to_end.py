@@ -14,7 +14,8 @@
    groupby, pivot), the same fit, and assignment with numpy.
 4. **daily path** (``--daily``): on the warehouse the pipeline left, ``score_customers`` twice: first with
    nothing new since the pipeline's build, then after a day of new rows (a file per fact table, 1/365 of
-   its rows again under new keys, appended by the real loader), each with its per-step times.
+   its rows again under new keys, appended by the real loader; on Spark then published to Spark's raw tables,
+   as ``raw_exports`` does there), each with its per-step times.
 
 The pipeline, floor and notebook start from the same export files. The pipeline's demo generation makes
 those files, which a retailer's exports would not need, so the ratios are printed with and without it.
@@ -131,6 +132,11 @@ def _append_a_day(warehouse: str, workdir: Path) -> int:
         loads = load_files(con, sorted(day.glob("*_day.parquet")), source="inbox", mode=APPEND,
                            tables=list(FACT_KEYS))
         con.execute("commit")
+    if os.environ.get("MICROSEG_ENGINE") == "spark":  # as raw_exports does on Spark: the load area's tables to Spark
+        from orchestration.lib.spark import load_raw_into_spark, step_session
+
+        with step_session() as spark:
+            load_raw_into_spark(Path(warehouse), spark)
     return sum(load.rows for load in loads)
 
 
