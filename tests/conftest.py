@@ -133,12 +133,13 @@ def sql(built_warehouse):
     return lambda q, params=None: query(path, q, params)
 
 
-@pytest.fixture(autouse=True)
-def _quiet_library_warnings():
-    """pytest resets warning filters for every test: apply the product's own list again."""
-    from orchestration.lib.warnings import quiet_library_warnings
+def pytest_configure(config):
+    """The product's list of library warnings a user cannot act on, as pytest's own filters: pytest resets the
+    filters around every test, and applies these to its fixtures' setup too (the shared runs included)."""
+    from orchestration.lib.warnings import IGNORED
 
-    quiet_library_warnings()
+    for category, message in IGNORED:
+        config.addinivalue_line("filterwarnings", f"ignore:{message}:{category.__module__}.{category.__qualname__}")
 
 
 def pytest_collection_modifyitems(items):
