@@ -69,13 +69,19 @@ def run_pipeline(customers: int, workdir: Path) -> dict:
 
 def _macro_k() -> int:
     """The fitted number of macro segments, from the ledger of the engine the run used (the floor fits as many)."""
-    from orchestration.lib.settings import ENGINE_ENV, SPARK
     from orchestration.lib.sql_warehouse import open_warehouse
 
-    with open_warehouse(os.environ.get(ENGINE_ENV) == SPARK, os.environ["MICROSEG_WAREHOUSE"]) as tables, \
+    with open_warehouse(_on_spark(), os.environ["MICROSEG_WAREHOUSE"]) as tables, \
             tables.session(read_only=True) as sql:
         (macro_k,) = sql.one("select macro_k from segments.segmentation_runs order by finished_at desc limit 1")
     return int(macro_k)
+
+
+def _on_spark() -> bool:
+    """Whether this child's runs use Spark (the engine its parent set in MICROSEG_ENGINE)."""
+    from orchestration.lib.settings import SPARK, configured_engine
+
+    return configured_engine() == SPARK
 
 
 def last_pipeline_run() -> dict:
@@ -132,7 +138,7 @@ def _append_a_day(warehouse: str, workdir: Path) -> int:
         loads = load_files(con, sorted(day.glob("*_day.parquet")), source="inbox", mode=APPEND,
                            tables=list(FACT_KEYS))
         con.execute("commit")
-    if os.environ.get("MICROSEG_ENGINE") == "spark":  # as raw_exports does on Spark: the load area's tables to Spark
+    if _on_spark():  # as raw_exports does on Spark: the load area's tables to Spark
         from orchestration.lib.spark import load_raw_into_spark, step_session
 
         with step_session() as spark:
