@@ -24,7 +24,7 @@ REPORT_PORT ?= 8090
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
-.PHONY: setup run test test-ui test-spark bench-smoke ui sql docs report clean help
+.PHONY: setup run test test-ui spark-extra test-spark test-spark-pipeline bench-smoke ui sql docs report clean help
 
 help:
 	@echo "make run    generate demo data and materialise every asset through Dagster"
@@ -35,7 +35,8 @@ help:
 	@echo "make docs   build and serve dbt docs on http://$(UI_HOST):$(DOCS_PORT)"
 	@echo "make report build the segment report from the warehouse and serve it on http://$(UI_HOST):$(REPORT_PORT)"
 	@echo "make test-ui  drive the Dagster UI in headless Chromium (installs Debian's chromium)"
-	@echo "make test-spark  the whole pipeline on Spark, and the same features, segments, scores, marts and audiences as on DuckDB (installs Java 17, the spark extra)"
+	@echo "make test-spark  the same features, segments and profiles on Spark as on DuckDB (installs Java 17, the spark extra)"
+	@echo "make test-spark-pipeline  every asset and the daily path on Spark, and the same segments, scores, marts and audiences as on DuckDB"
 	@echo "make bench-smoke  the end-to-end benchmark at 100k customers (prints figures, asserts nothing)"
 
 # uv: use the one on PATH, else install it with pip (uv installs the stack in seconds).
@@ -78,20 +79,28 @@ run: setup
 	@$(BIN)/python -m orchestration.cli summary
 
 test: setup
-	$(BIN)/pytest -m "not ui and not spark" -n 2 --dist loadfile
+	$(BIN)/pytest -m "not ui and not spark and not spark_pipeline" -n 2 --dist loadfile
 
 # Browser test of the Dagster UI: Debian's Chromium (browser downloads do not work offline).
 test-ui: setup
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/pytest -m ui
 
-# The Spark engine: the same dbt models, scoring SELECT and profiles on Spark local[2] as on DuckDB, from the
-# same raw tables (tests/spark). Needs Java 17 (Debian's, installed if absent) and the spark extra (pyspark).
-test-spark: setup
+# The Spark engine (tests/spark): Java 17 (Debian's, installed if absent) and the spark extra (pyspark).
+spark-extra: setup
 	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 	$(UV) sync --frozen --quiet --extra spark
 	@touch $(SPARK_MARKER)
+
+# The engines' equivalence: the same features, scoring SELECT and profiles on Spark local[2] as on DuckDB, from
+# the same raw tables, each built by Dagster runs.
+test-spark: spark-extra
 	$(BIN)/pytest -m spark
+
+# Every asset on Spark, then the daily path there, against DuckDB's: segmentation, scores, marts, membership
+# history, audiences, report, snapshot.
+test-spark-pipeline: spark-extra
+	$(BIN)/pytest -m spark_pipeline
 
 # The scale path's smoke test (CI runs it): the pipeline, its floor and the notebook peer at 100k customers,
 # in a scratch folder of its own. It prints figures and ratios; speed is never asserted.

@@ -1,8 +1,11 @@
 """The demo through Dagster on both engines, once per test session, and a SparkSession on what Spark holds
-(the spark extra and Java 17: `make test-spark`)."""
+(the spark extra and Java 17). Two suites: `make test-spark` (marker ``spark``) checks the engines' equivalence
+on the features alone (``feature_runs``: raw tables and dbt features on each engine); `make test-spark-pipeline`
+(marker ``spark_pipeline``) runs every asset on Spark and the daily path there (``runs``)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,15 @@ def require_pyspark() -> None:
         import pyspark  # noqa: F401
     except ImportError:
         pytest.fail("pyspark is not installed: `make test-spark` syncs the spark extra (and installs Java 17)")
+
+
+@dataclass(frozen=True)
+class FeatureRuns:
+    warehouse: Path  # the one DuckDB file both runs loaded (and the second one built features in)
+    spark_dir: Path
+    on_spark: dg.ExecuteInProcessResult  # the demo, raw tables and dbt features, engine spark
+    duckdb_schemas_after_spark: frozenset[str]  # what the Spark run left in the DuckDB file
+    on_duckdb: dg.ExecuteInProcessResult  # raw tables and dbt features, engine duckdb, on the same export files
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,49 @@ def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
+@contextmanager
+def _engine_environment(root: Path):
+    """The runs' environment: a temp warehouse and Spark folder, the demo on, the engine left to the run config
+    (as the launchpad would set it); loads the definitions in it."""
+    from orchestration.lib.warnings import quiet_library_warnings
+
+    quiet_library_warnings()  # a session fixture runs before the per-test autouse filter
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MICROSEG_WAREHOUSE", str(root / "warehouse.duckdb"))
+        mp.setenv("MICROSEG_SPARK_DIR", str(root / "spark"))
+        mp.setenv("MICROSEG_DEMO", "1")
+        mp.delenv("MICROSEG_ENGINE", raising=False)
+        mp.delenv("MICROSEG_LANDING", raising=False)
+        mp.delenv("MICROSEG_INBOX", raising=False)
+        yield load_defs()
+
+
+def _schemas(warehouse: Path) -> frozenset[str]:
+    return frozenset(query(warehouse, "select distinct table_schema from information_schema.tables")["table_schema"])
+
+
+DEMO_CONFIG = {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42, "reference_date": AS_OF}}}
+
+
+@pytest.fixture(scope="session")
+def feature_runs(tmp_path_factory, dbt_manifest) -> FeatureRuns:
+    """The demo retailer's raw tables and dbt features through real Dagster materialisations into one temp
+    warehouse: with engine spark (DuckDB's loader, the raw tables published to Spark, dbt's spark target), then
+    with engine duckdb, whose load finds the same export files unchanged: both engines build their features from
+    the same raw tables. Each Spark step starts and stops its own Spark session and JVM, as in a real run."""
+    require_pyspark()
+    from orchestration.defs.automation.jobs import DEMO, FEATURES, RAW
+
+    root = tmp_path_factory.mktemp("features")
+    with _engine_environment(root) as defs:
+        on_spark = _materialise(defs, DEMO | RAW | FEATURES, "spark", DEMO_CONFIG)
+        assert on_spark.success, [e.message for e in on_spark.all_events if e.is_failure]
+        schemas = _schemas(root / "warehouse.duckdb")
+        on_duckdb = _materialise(defs, RAW | FEATURES, "duckdb")
+        assert on_duckdb.success, [e.message for e in on_duckdb.all_events if e.is_failure]
+    return FeatureRuns(root / "warehouse.duckdb", root / "spark", on_spark, schemas, on_duckdb)
+
+
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory, dbt_manifest) -> Runs:
     """The demo retailer through real Dagster materialisations into one temp warehouse: first every asset with the
@@ -53,43 +108,35 @@ def runs(tmp_path_factory, dbt_manifest) -> Runs:
     from orchestration.defs.automation.jobs import AUDIENCES, FEATURES, RAW, REPORT, SEGMENT_MARTS, SNAPSHOT
     from orchestration.defs.scoring.assets import customer_scores
     from orchestration.defs.segmentation.assets import customer_segmentation
-    from orchestration.lib.warnings import quiet_library_warnings
 
-    quiet_library_warnings()  # a session fixture runs before the per-test autouse filter
     root = tmp_path_factory.mktemp("engines")
-    warehouse, spark_dir = root / "warehouse.duckdb", root / "spark"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MICROSEG_WAREHOUSE", str(warehouse))
-        mp.setenv("MICROSEG_SPARK_DIR", str(spark_dir))
-        mp.setenv("MICROSEG_DEMO", "1")
-        mp.delenv("MICROSEG_ENGINE", raising=False)  # the run config chooses it, as the launchpad would
-        mp.delenv("MICROSEG_LANDING", raising=False)
-        mp.delenv("MICROSEG_INBOX", raising=False)
-        defs = load_defs()
-        demo = {"demo_exports": {"config": {"n_customers": CUSTOMERS, "seed": 42, "reference_date": AS_OF}}}
+    warehouse = root / "warehouse.duckdb"
+    with _engine_environment(root) as defs:
         scores = dg.AssetSelection.assets(customer_scores)
         segments = dg.AssetSelection.assets(customer_segmentation) | scores
-        on_spark = _materialise(defs, dg.AssetSelection.all(), "spark", demo)
+        on_spark = _materialise(defs, dg.AssetSelection.all(), "spark", DEMO_CONFIG)
         assert on_spark.success, [e.message for e in on_spark.all_events if e.is_failure]
         rescored = _materialise(defs, scores | SEGMENT_MARTS | AUDIENCES | REPORT | SNAPSHOT, "spark")
         assert rescored.success, [e.message for e in rescored.all_events if e.is_failure]
-        schemas = frozenset(query(warehouse, "select distinct table_schema from information_schema.tables")
-                            ["table_schema"])
+        schemas = _schemas(warehouse)
         on_duckdb = _materialise(defs, RAW | FEATURES | segments | SEGMENT_MARTS | AUDIENCES, "duckdb")
         assert on_duckdb.success, [e.message for e in on_duckdb.all_events if e.is_failure]
-    return Runs(warehouse, spark_dir, on_spark, rescored, schemas, on_duckdb)
+    return Runs(warehouse, root / "spark", on_spark, rescored, schemas, on_duckdb)
 
 
 @pytest.fixture(scope="module")
-def spark(runs):
-    """A local[2] session on the runs' Spark folder and metastore, started once the runs are over and stopped after
-    each module: a module whose Dagster steps start their own JVMs (``RUNS_SPARK_STEPS``) runs after the others,
-    as the Derby metastore admits one JVM at a time (tests/conftest.py orders them)."""
+def spark(request):
+    """A local[2] session on the Spark folder and metastore of the runs the module reads (``runs`` for a
+    ``spark_pipeline`` module, else ``feature_runs``), started once the runs are over and stopped after each
+    module: a module whose Dagster steps start their own JVMs (``RUNS_SPARK_STEPS``) runs after the others, as
+    the Derby metastore admits one JVM at a time (tests/conftest.py orders them)."""
     from orchestration.lib.settings import SPARK_DIR_ENV
     from orchestration.lib.spark import spark_session, stop_spark
 
+    pipeline = request.node.get_closest_marker("spark_pipeline") is not None
+    spark_dir = request.getfixturevalue("runs" if pipeline else "feature_runs").spark_dir
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(SPARK_DIR_ENV, str(runs.spark_dir))
+        mp.setenv(SPARK_DIR_ENV, str(spark_dir))
         session = spark_session()
         yield session
         stop_spark(session)

@@ -58,9 +58,9 @@ def max_differences(duck: pd.DataFrame, spark: pd.DataFrame, key: str) -> pd.Dat
 
 
 @pytest.fixture(scope="module")
-def engines(runs, spark):
+def engines(feature_runs, spark):
     """The demo's features on DuckDB and on Spark, each built by a real Dagster run from the same raw tables."""
-    return runs.warehouse, spark
+    return feature_runs.warehouse, spark
 
 
 def test_raw_tables_reach_spark_row_for_row(engines):

@@ -1,6 +1,6 @@
 """Issue #13, the engine as a resource: a run with engine spark loads the demo through the DuckDB loader, publishes
 the raw tables to Spark and builds the dbt feature models there, all as real Dagster materialisations (the run
-itself: tests/spark/conftest.py). Run with `make test-spark` (needs Java 17).
+itself: tests/spark/conftest.py ``feature_runs``). Run with `make test-spark` (needs Java 17).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ def ids(spark, table: str) -> set[int]:
     return {r[0] for r in spark.sql(f"select customer_id from {table}").collect()}
 
 
-def test_spark_features_hold_every_customer_duckdb_loaded(runs, spark):
-    loaded = set(query(runs.warehouse, "select distinct customer_id from raw.customers")["customer_id"])
-    (raw_rows,) = query(runs.warehouse, "select count(*) as n from raw.customers")["n"]
+def test_spark_features_hold_every_customer_duckdb_loaded(feature_runs, spark):
+    loaded = set(query(feature_runs.warehouse, "select distinct customer_id from raw.customers")["customer_id"])
+    (raw_rows,) = query(feature_runs.warehouse, "select count(*) as n from raw.customers")["n"]
     assert spark.sql("select count(*) from raw.customers").first()[0] == raw_rows  # the loader's table, row for row
     features, excluded = ids(spark, "marts.customer_features_wide"), ids(spark, "marts.customer_exclusions")
     assert len(features) == CUSTOMERS  # the demo's real customers: its planted test accounts are excluded
@@ -35,8 +35,8 @@ def test_spark_features_hold_every_customer_duckdb_loaded(runs, spark):
     assert loaded <= features | excluded and features <= loaded and not features & excluded
 
 
-def test_the_engine_shows_in_the_materialisations(runs, spark):
-    result = runs.on_spark
+def test_the_engine_shows_in_the_materialisations(feature_runs):
+    result = feature_runs.on_spark
     for table in ("customers", "orders", "order_items"):
         raw = materialization(result, dg.AssetKey(["raw", table]))
         assert raw["engine"].value == "spark" and raw["spark_table"].value == f"raw.{table}"
@@ -48,7 +48,8 @@ def test_the_engine_shows_in_the_materialisations(runs, spark):
     staging = materialization(result, dg.AssetKey(["staging", "stg_shop__orders"]))
     assert staging["staging_build"].value == "table: rebuilt in full on Spark"
     # the Spark run built no features in DuckDB: the file held the load area only, until the DuckDB run
-    assert "raw" in runs.duckdb_schemas_after_spark and "marts" not in runs.duckdb_schemas_after_spark
-    assert materialization(runs.on_duckdb, WIDE)["engine"].value == "duckdb"
+    schemas = feature_runs.duckdb_schemas_after_spark
+    assert "raw" in schemas and "marts" not in schemas
+    assert materialization(feature_runs.on_duckdb, WIDE)["engine"].value == "duckdb"
     checks = result.get_asset_check_evaluations()
     assert len(checks) > 100 and all(c.passed for c in checks)  # the dbt tests ran on Spark as asset checks

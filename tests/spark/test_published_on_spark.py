@@ -1,7 +1,7 @@
 """Issue #13, what a run on Spark leaves for people: the audience exports from Spark's segment marts (the same
 audiences as DuckDB's), the segment report read from Spark's tables, and the published snapshot step, which on
 Spark copies nothing and lists the tables analysts query there (the runs: tests/spark/conftest.py).
-`make test-spark` (needs Java 17)."""
+`make test-spark-pipeline` (needs Java 17)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import query
 from tests.spark.test_engine_equivalence import like, spark_frame
 
-pytestmark = pytest.mark.spark
+pytestmark = pytest.mark.spark_pipeline
 
 
 def _metadata(result: dg.ExecuteInProcessResult, key: list[str]) -> dict:

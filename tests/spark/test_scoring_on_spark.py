@@ -1,7 +1,7 @@
 """Issue #13, the daily path on Spark: the same customer_scores asset, run with engine spark after the segmentation
 there, scores every customer in Spark SQL from the persisted model, counts drift in Spark and appends the result to
 Spark's ledger; run with engine duckdb on the same raw tables it gives every customer the same score and the same
-drift measures (the runs: tests/spark/conftest.py). `make test-spark` (needs Java 17).
+drift measures (the runs: tests/spark/conftest.py). `make test-spark-pipeline` (needs Java 17).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.conftest import query
 from tests.spark.conftest import CUSTOMERS
 from tests.spark.test_engine_equivalence import TOLERANCE, like, max_differences, spark_frame
 
-pytestmark = pytest.mark.spark
+pytestmark = pytest.mark.spark_pipeline
 
 SCORES = ("select customer_id, macro_segment_id, segment_id, macro_distance, distance, fitted_segment_id, "
           "is_new_customer, changed_segment, as_of_date from segments.customer_scores order by customer_id")

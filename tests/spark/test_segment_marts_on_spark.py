@@ -1,7 +1,7 @@
 """Issue #13, the segment marts on Spark: dbt_segment_marts, materialised with engine spark, builds
 marts.segment_* and the membership history (the dbt snapshot, rewritten aside and swapped in on Parquet) on dbt's
 spark target; with engine duckdb, from the same inputs, it builds the same rows. Then a later scoring result
-closes and opens the same spells on both. `make test-spark` (needs Java 17).
+closes and opens the same spells on both. `make test-spark-pipeline` (needs Java 17).
 
 The inputs: the demo's features and segmentation on each engine (tests/spark/conftest.py ``runs``), and one
 scoring result. Scoring runs on Spark too (tests/spark/test_scoring_on_spark.py), but each engine's result has
@@ -29,7 +29,7 @@ from tests.conftest import load_defs, query
 from tests.spark.conftest import CUSTOMERS, _materialise
 from tests.spark.test_engine_equivalence import TOLERANCE, like, spark_frame
 
-pytestmark = pytest.mark.spark
+pytestmark = pytest.mark.spark_pipeline
 # tests/conftest.py runs this module after those reading the shared runs' Spark tables (it replaces Spark's
 # scores), when no SparkSession is open: its Dagster steps start and stop their own JVMs, and the Derby
 # metastore admits one at a time

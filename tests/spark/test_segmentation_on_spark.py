@@ -1,7 +1,7 @@
 """Issue #13, the segmentation on Spark: the same customer_segmentation asset, run with engine spark, fits on a
 sample read from Spark's features, assigns, profiles and explains every customer in Spark SQL and publishes
 segments.* in Spark; run with engine duckdb on the same raw tables it gives every customer the same segment and
-the same profiles (the runs: tests/spark/conftest.py). `make test-spark` (needs Java 17).
+the same profiles (the runs: tests/spark/conftest.py). `make test-spark-pipeline` (needs Java 17).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.conftest import query
 from tests.spark.conftest import CUSTOMERS
 from tests.spark.test_engine_equivalence import TOLERANCE, like, spark_frame
 
-pytestmark = pytest.mark.spark
+pytestmark = pytest.mark.spark_pipeline
 
 SEGMENTS = "select customer_id, macro_segment_id, segment_id, segment_name, distance from segments.customer_segments " \
            "order by customer_id"
