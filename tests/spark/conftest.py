@@ -57,16 +57,16 @@ def _materialise(defs: dg.Definitions, selection: dg.AssetSelection, engine: str
 def _engine_environment(root: Path):
     """The runs' environment: a temp warehouse and Spark folder, the demo on, the engine left to the run config
     (as the launchpad would set it); loads the definitions in it."""
+    from orchestration.lib.settings import DEMO_ENV, ENGINE_ENV, INBOX_ENV, LANDING_ENV, SPARK_DIR_ENV, WAREHOUSE_ENV
     from orchestration.lib.warnings import quiet_library_warnings
 
     quiet_library_warnings()  # a session fixture runs before the per-test autouse filter
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MICROSEG_WAREHOUSE", str(root / "warehouse.duckdb"))
-        mp.setenv("MICROSEG_SPARK_DIR", str(root / "spark"))
-        mp.setenv("MICROSEG_DEMO", "1")
-        mp.delenv("MICROSEG_ENGINE", raising=False)
-        mp.delenv("MICROSEG_LANDING", raising=False)
-        mp.delenv("MICROSEG_INBOX", raising=False)
+        mp.setenv(WAREHOUSE_ENV, str(root / "warehouse.duckdb"))
+        mp.setenv(SPARK_DIR_ENV, str(root / "spark"))
+        mp.setenv(DEMO_ENV, "1")
+        for unset in (ENGINE_ENV, LANDING_ENV, INBOX_ENV):
+            mp.delenv(unset, raising=False)
         yield load_defs()
 
 
