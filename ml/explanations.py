@@ -69,12 +69,13 @@ def describe(feature: str, values, population: pd.Series) -> list[str]:
 def describe_against(feature: str, values, m: float, numeric: bool = True) -> list[str]:
     """``describe`` against the population's mean ``m`` of that feature (numbers) or as text (``numeric``
     False): what the words need of the whole base is that one figure."""
-    if not numeric:
-        return [f"{feature.replace('_', ' ')} {str(v).title()}" if pd.notna(v) else f"{feature} not recorded"
-                for v in values]
+    if not numeric:  # a handful of distinct texts (regions): each put in words once
+        codes, distinct = pd.factorize(pd.Series(values, dtype=object))
+        words = [f"{feature.replace('_', ' ')} {str(v).title()}" for v in distinct]
+        return [words[c] if c >= 0 else f"{feature} not recorded" for c in codes]
     v = pd.to_numeric(pd.Series(values), errors="coerce").astype(float).to_numpy() + 0.0  # no "-0" in words
     # many customers share a value (a share of a few units, a rate of a few touches): each distinct one is
-    # put in words once, 5x faster over a million customers' explanations
+    # put in words once, 5x faster over a million customers
     distinct, position = np.unique(v, return_inverse=True)
     words = _words(feature, distinct, m)
     return [words[i] for i in position.ravel()]
