@@ -20,6 +20,7 @@ from typing import Iterator, Mapping, Protocol
 import dagster as dg
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from orchestration.lib.metadata import table_metadata
 from orchestration.lib.warehouse import connect, has_table, transaction, write_frames
@@ -79,7 +80,9 @@ class DuckDBSession:
         self.con.execute(f"create or replace table {name} as {select}")
 
     def write_frame(self, name: str, frame: pd.DataFrame, append: bool = False) -> None:
-        self.con.register("_frame", frame)
+        # as Arrow: DuckDB reads pandas' Arrow-backed text columns value by value (300k explanation rows:
+        # 0.44 s as a frame, 0.20 s as Arrow)
+        self.con.register("_frame", pa.Table.from_pandas(frame, preserve_index=False))
         verb = f"insert into {name}" if append else f"create or replace table {name} as"
         self.con.execute(f"{verb} select * from _frame")
         self.con.unregister("_frame")
