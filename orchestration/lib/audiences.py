@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +50,12 @@ def _stem(segment_id: object, audience: str) -> str:
     return f"segment_{re.sub(r'[^A-Za-z0-9._-]', '_', str(segment_id))}_{audience}"
 
 
+def _consented(customers: pd.DataFrame, audience: str) -> pd.Series:
+    """Whether each customer gave the consents ``audience`` needs (AUDIENCES)."""
+    given = customers[list(AUDIENCES[audience])]
+    return given.any(axis=1) if audience in ANY_CONSENT else given.all(axis=1)
+
+
 def plan_exports(customers: pd.DataFrame, previous_members: pd.DataFrame | None, min_audience_size: int,
                  default_country_code: str) -> ExportPlan:
     """The files of one export and its reconciliation; ``previous_members`` (segment_id, source_customer_id)
@@ -56,8 +63,15 @@ def plan_exports(customers: pd.DataFrame, previous_members: pd.DataFrame | None,
     df = customers.copy()
     for column in ("email_consent", "sms_consent", "ads_consent", "is_holdout"):
         df[column] = df[column].fillna(False).astype(bool)  # unknown consent is no consent
-    df["Email"] = hashed_emails(df["email"])
-    df["Phone"] = hashed_phones(df["phone"], default_country_code)
+    # a key is hashed only for the customers an upload may hold (not held out, the audience's consents):
+    # at 1M customers 39% of the emails and 22% of the phones, and hashing was most of the plan's time
+    hashers = {"Email": ("email", hashed_emails), "Phone": ("phone", partial(hashed_phones,
+                                                                             default_country_code=default_country_code))}
+    for audience, key in KEY_COLUMN.items():
+        source, hashed = hashers[key]
+        may_upload = ~df["is_holdout"] & _consented(df, audience)
+        df[key] = pd.Series(None, index=df.index, dtype=object)
+        df.loc[may_upload, key] = hashed(df.loc[may_upload, source])
     notes: list[str] = []
     audiences = dict(AUDIENCES)
     for audience, source in (("email_match", "email"), ("phone_match", "phone")):
@@ -75,9 +89,8 @@ def plan_exports(customers: pd.DataFrame, previous_members: pd.DataFrame | None,
     for (segment_id, segment_name), seg in df.groupby(["segment_id", "segment_name"], sort=True, dropna=False):
         size = len(seg)
         reached = seg[~seg["is_holdout"]]
-        for audience, consents in audiences.items():
-            consent = reached[list(consents)].any(axis=1) if audience in ANY_CONSENT else reached[list(consents)].all(axis=1)
-            eligible = reached[consent]
+        for audience in audiences:
+            eligible = reached[_consented(reached, audience)]
             key = KEY_COLUMN.get(audience)
             audience_rows = eligible if key is None else eligible[eligible[key].notna()]
             reason = None
