@@ -71,11 +71,9 @@ def _load(warehouse: Path, files: list[Path], source: str, mode: str) -> None:
 
 def _build(warehouse: Path) -> dict:
     """Materialise the dbt_features asset (staging, intermediate, marts); the facts' metadata and log lines."""
-    from dagster_dbt import DbtCliResource
-
     from orchestration.defs.resources import AnalysisSettings, ComputeEngine, WarehouseResource
     from orchestration.defs.transform.assets import dbt_features
-    from orchestration.lib.dbt import dbt_project
+    from orchestration.lib.dbt import ProjectDbtCliResource, dbt_project
 
     instance = dg.DagsterInstance.ephemeral()
     with pytest.MonkeyPatch.context() as mp:
@@ -84,8 +82,8 @@ def _build(warehouse: Path) -> dict:
             [dbt_features], instance=instance,
             resources={"warehouse": WarehouseResource(path=str(warehouse)),
                        "analysis": AnalysisSettings(as_of_date=AS_OF), "engine": ComputeEngine(engine="duckdb"),
-                       "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR),
-                                             dbt_executable=dbt_executable())})
+                       "dbt": ProjectDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR),
+                                                    dbt_executable=dbt_executable())})
     assert result.success
     built = {m.asset_key.path[1]: (m.metadata.get("staging_build") or m.metadata["feature_build"]).value
              for m in result.asset_materializations_for_node("dbt_features") if m.asset_key.path[1] in FACTS}
