@@ -11,9 +11,9 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from orchestration.lib import warehouse
-from orchestration.lib.dbt import ProjectDbtCliResource, dbt_executable, dbt_project
+from orchestration.lib.dbt import dbt_cli
 from orchestration.lib.engine import ENGINE_FIELD, ENGINE_RESOURCE
-from orchestration.lib.settings import DBT_PROJECT_DIR, ENGINE_ENV, ENGINES, SPARK, configured_engine, \
+from orchestration.lib.settings import ENGINE_ENV, ENGINES, SPARK, configured_engine, \
     engine_name, parse_as_of_date
 
 
@@ -108,6 +108,5 @@ def resources() -> dg.Definitions:
         "warehouse": WarehouseResource(),
         "analysis": AnalysisSettings(),
         ENGINE_RESOURCE: ComputeEngine(),
-        "dbt": ProjectDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
-                                     dbt_executable=dbt_executable()),
+        "dbt": dbt_cli(),
     })

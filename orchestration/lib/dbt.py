@@ -41,6 +41,12 @@ class ProjectDbtCliResource(DbtCliResource):
         return version.parse(importlib.metadata.version("dbt-core"))
 
 
+def dbt_cli() -> ProjectDbtCliResource:
+    """The dbt resource every run (and test) uses: this project, its profiles, the dbt beside this interpreter."""
+    return ProjectDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
+                                 dbt_executable=dbt_executable())
+
+
 @cache
 def project_vars() -> dict:
     """The vars in dbt_project.yml: the one home of the rules dbt and Python share (history window, ...)."""

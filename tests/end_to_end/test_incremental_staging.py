@@ -73,7 +73,7 @@ def _build(warehouse: Path) -> dict:
     """Materialise the dbt_features asset (staging, intermediate, marts); the facts' metadata and log lines."""
     from orchestration.defs.resources import AnalysisSettings, ComputeEngine, WarehouseResource
     from orchestration.defs.transform.assets import dbt_features
-    from orchestration.lib.dbt import ProjectDbtCliResource, dbt_project
+    from orchestration.lib.dbt import dbt_cli
 
     instance = dg.DagsterInstance.ephemeral()
     with pytest.MonkeyPatch.context() as mp:
@@ -82,8 +82,7 @@ def _build(warehouse: Path) -> dict:
             [dbt_features], instance=instance,
             resources={"warehouse": WarehouseResource(path=str(warehouse)),
                        "analysis": AnalysisSettings(as_of_date=AS_OF), "engine": ComputeEngine(engine="duckdb"),
-                       "dbt": ProjectDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_DIR),
-                                                    dbt_executable=dbt_executable())})
+                       "dbt": dbt_cli()})
     assert result.success
     built = {m.asset_key.path[1]: (m.metadata.get("staging_build") or m.metadata["feature_build"]).value
              for m in result.asset_materializations_for_node("dbt_features") if m.asset_key.path[1] in FACTS}

@@ -68,15 +68,12 @@ def test_writer_gives_up_after_the_bounded_wait_naming_file_and_pid(tmp_path, wa
 
 
 def test_dbt_failing_on_the_lock_is_recognised(tmp_path, warehouse, monkeypatch):
-
-    from orchestration.lib.dbt import ProjectDbtCliResource, _lock_error, dbt_executable, dbt_project
-    from orchestration.lib.settings import DBT_PROJECT_DIR
+    from orchestration.lib.dbt import _lock_error, dbt_cli
 
     monkeypatch.setenv("MICROSEG_WAREHOUSE", str(warehouse))
     reader = _reader(tmp_path, warehouse, 60)
     try:
-        dbt = ProjectDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
-                                    dbt_executable=dbt_executable())
+        dbt = dbt_cli()
         invocation = dbt.cli(["run", "-s", "stg_shop__products"], raise_on_error=False)
         list(invocation.stream_raw_events())
         lock = _lock_error(invocation)
