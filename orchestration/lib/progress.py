@@ -58,6 +58,8 @@ class ProgressHandler(logging.Handler):
             shown = [f"{key} {rows:,} rows" if rows is not None else key for key, rows in assets[:3]]
             more = f" +{len(assets) - 3} more" if len(assets) > 3 else ""
             parts.append(f"{len(assets)} asset{'s' * (len(assets) != 1)}: {', '.join(shown)}{more}")
+        else:
+            parts.append("no assets written (see its log)")
         if checks:
             parts.append(f"{sum(checks)}/{len(checks)} checks passed")
         return " · ".join(parts)
@@ -90,7 +92,8 @@ class ProgressHandler(logging.Handler):
             self._print(f"✗ {step:<24} failed: {error}")
             self.assets.pop(step, None)
         elif kind == "STEP_SKIPPED":
-            self._print(f"- {step:<24} skipped (an upstream step failed)")
+            # Dagster skips a step whose upstream step yielded none of the assets it reads (a failure is not a skip)
+            self._print(f"- {step:<24} skipped (nothing new upstream: see the step before)")
         elif kind == "ENGINE_EVENT" and "pool" in (data.metadata or {}) and step not in self.waiting:
             self.waiting.add(step)  # say once per step what it waits for, and who holds it
             pool = str(getattr(data.metadata["pool"], "value", data.metadata["pool"]))

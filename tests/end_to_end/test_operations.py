@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from orchestration.lib.settings import snapshot_path
 from tests.conftest import AS_OF, load_defs, query
 
 
@@ -16,8 +17,9 @@ _query = query
 AS_OF_CONFIG = {"resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}
 
 
-def test_scoring_reproduces_the_fit_without_refitting(warehouse_copy):
-    result = _run("score_customers", AS_OF_CONFIG)
+def test_scoring_reproduces_the_fit_and_a_second_score_of_the_same_data_lets_it_stand(warehouse_copy):
+    instance = dg.DagsterInstance.ephemeral()
+    result = _run("score_customers", AS_OF_CONFIG, instance)
     assert result.success
     scores = _query(warehouse_copy, "select * from segments.customer_scores")
     fitted = _query(warehouse_copy, "select customer_id, segment_id from segments.customer_segments")
@@ -27,6 +29,30 @@ def test_scoring_reproduces_the_fit_without_refitting(warehouse_copy):
     assert not scores["is_new_customer"].any() and not scores["changed_segment"].any()
     runs = _query(warehouse_copy, "select count(*) as n from segments.segmentation_runs")["n"].item()
     assert runs == 1  # no refit happened
+
+    # nothing changed since: the latest result stands, and nothing after the scores is redone
+    ledger = _query(warehouse_copy, "select result_id, inputs_fingerprint from segments.scoring_runs order by scored_at")
+    assert ledger["inputs_fingerprint"].notna().all() and ledger["inputs_fingerprint"].nunique() == 1
+    snapshot = snapshot_path(warehouse_copy)
+    published = snapshot.stat().st_mtime_ns
+    again = _run("score_customers", AS_OF_CONFIG, instance)
+    assert again.success
+    assert again.asset_materializations_for_node("customer_scores") == []
+    skipped = {e.step_key for e in again.all_events if e.event_type_value == "STEP_SKIPPED"}
+    assert {"dbt_segment_marts", "audiences__segment_exports", "report__segment_report",
+            "snapshot__published_warehouse"} <= skipped, skipped
+    (check,) = again.get_asset_check_evaluations()
+    assert check.passed and ledger["result_id"].iloc[-1] in check.description
+    pd.testing.assert_frame_equal(_query(warehouse_copy, "select result_id, inputs_fingerprint from "
+                                                         "segments.scoring_runs order by scored_at"), ledger)
+    assert snapshot.stat().st_mtime_ns == published
+
+    # asked to score anyway, it does: a new result from the same inputs
+    rescored = _run("score_customers", {**AS_OF_CONFIG, "ops": {"customer_scores": {"config": {
+        "rescore_unchanged": True}}}}, instance)
+    assert rescored.success and rescored.asset_materializations_for_node("customer_scores")
+    after = _query(warehouse_copy, "select inputs_fingerprint from segments.scoring_runs")
+    assert len(after) == len(ledger) + 1 and after["inputs_fingerprint"].nunique() == 1
 
 
 def test_inbox_file_is_ingested_and_scored_exactly_once(warehouse_copy, tmp_path):

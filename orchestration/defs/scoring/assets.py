@@ -15,6 +15,7 @@ import uuid
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from ml.drift import DriftThresholds, binned_counts_sql, breach_summary, drift_measures, long_counts
 from ml.scoring_sql import scoring_sql, sql_number, sql_string
@@ -24,6 +25,8 @@ from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.metadata import markdown_table
 from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL
 from orchestration.lib.sql_warehouse import SqlSession, open_warehouse
+from orchestration.lib.standing_result import StandingResult, scoring_inputs_fingerprint, standing_result
+from orchestration.lib.warehouse import has_table
 
 SCORES_KEY = dg.AssetKey(["segments", "customer_scores"])
 FEATURES = "marts.customer_features_wide"
@@ -37,19 +40,38 @@ class ScoringConfig(dg.Config):
     far_share: float = DriftThresholds.far_share
     segment_size_psi: float = DriftThresholds.segment_size_psi
     min_customers: int = DriftThresholds.min_customers
+    rescore_unchanged: bool = Field(default=False, description=(
+        "Score even when the features, model and thresholds are those of the latest published result (by "
+        "default that result stands and the steps after scoring are skipped)."))
 
     def thresholds(self) -> DriftThresholds:
-        return DriftThresholds(**self.model_dump())
+        return DriftThresholds(**self.model_dump(exclude={"rescore_unchanged"}))
+
+
+LATEST_MODEL = "select run_id from segments.segmentation_runs order by finished_at desc limit 1"
 
 
 def _model(sql: SqlSession) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     if not sql.has_table("segments", "segmentation_runs"):
         raise dg.Failure("No segmentation model yet: run the segment_customers job once before scoring.")
-    (run,) = sql.one("select run_id from segments.segmentation_runs order by finished_at desc limit 1")
+    (run,) = sql.one(LATEST_MODEL)
     # the model is a few hundred rows; the customers never leave the warehouse
     tables = [sql.df(f"select * from segments.{t} where run_id = {sql_string(run, sql.dialect)}")
               for t in ("model_scaling", "model_centroids", "model_reference")]
     return run, *tables
+
+
+def _standing_result(context: dg.AssetExecutionContext, config: ScoringConfig,
+                     warehouse: WarehouseResource) -> tuple[str | None, StandingResult | None]:
+    """What this score is computed from (its fingerprint), and the latest result if scoring would repeat it."""
+    with warehouse.connect(read_only=True) as con:
+        if not has_table(con, "segments", "segmentation_runs"):
+            return None, None  # no model: _model says so
+        (model_run,) = con.execute(LATEST_MODEL).fetchone()
+        fingerprint = scoring_inputs_fingerprint(con, model_run, config.model_dump(exclude={"rescore_unchanged"}))
+        if config.rescore_unchanged:
+            return fingerprint, None
+        return fingerprint, standing_result(con, context.instance, fingerprint)
 
 
 MODEL_KEYS = [dg.AssetKey(["marts", "customer_features_wide"]), dg.AssetKey(["segments", "model_scaling"]),
@@ -65,8 +87,11 @@ SCORING_TABLES = {
 
 
 @dg.multi_asset(
+    # skippable: when the latest result stands (nothing it was scored from changed), none is written and the
+    # steps after scoring are skipped (orchestration.lib.standing_result)
     specs=[dg.AssetSpec(dg.AssetKey(["segments", t]), description=d, deps=MODEL_KEYS, group_name="segmentation",
-                        kinds={"sql", "duckdb", "spark"}, owners=OWNERS) for t, d in SCORING_TABLES.items()],
+                        kinds={"sql", "duckdb", "spark"}, owners=OWNERS, skippable=True)
+           for t, d in SCORING_TABLES.items()],
     check_specs=[dg.AssetCheckSpec(DRIFT_CHECK, asset=SCORES_KEY, description=(
         "Customers still look like the ones the model was fitted on: per-feature PSI (base and per macro segment), "
         "share beyond the fit's 95th percentile distance, and segment-size PSI under their thresholds."))],
@@ -76,6 +101,15 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
                     engine: ComputeEngine):
     refuse_run_reading_duckdb(context, engine.engine)
     engine.require_ready()
+    fingerprint, standing = (None, None) if engine.on_spark else _standing_result(context, config, warehouse)
+    if standing:
+        context.log.info(f"scores: {standing.why()}")
+        yield dg.AssetCheckResult(
+            check_name=DRIFT_CHECK, asset_key=SCORES_KEY, passed=not standing.drift_summary,
+            severity=dg.AssetCheckSeverity.WARN, metadata={"result_id": standing.result_id, "unchanged": True},
+            description=f"{standing.drift_summary or 'no drift measure past its threshold'} "
+                        f"(result {standing.result_id}, unchanged)")
+        return
     result_id = f"score-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = time.perf_counter()
     with open_warehouse(engine.on_spark, warehouse.resolved_path()) as tables, \
@@ -121,7 +155,9 @@ def customer_scores(context: dg.AssetExecutionContext, config: ScoringConfig, wa
                 # the scores' own timestamp: the membership snapshot dates its spells by it
                 "scored_at": scored_at, "as_of_date": as_of, "customers": total,
                 "new_customers": new, "changed_segment": changed, "drift_breached": bool(summary),
-                "drift_summary": summary}]),
+                "drift_summary": summary}]).assign(
+                    # what the result was scored from (None on Spark, or from features built by hand)
+                    inputs_fingerprint=pd.Series([fingerprint], dtype="string")),
         })
         moves = sql.df(f"select fitted_segment_id, segment_id, count(*) as customers from {scores} "
                        f"where changed_segment group by fitted_segment_id, segment_id "
