@@ -46,6 +46,13 @@ def _peak_rss_gb() -> float:
 
 
 # --- the pipeline, through Dagster ------------------------------------------------------------------
+def _step_figures(stats) -> dict:
+    """A step's seconds from the run's step stats; a skipped step (nothing new upstream) never started."""
+    skipped = stats.start_time is None or getattr(stats.status, "value", None) == "SKIPPED"
+    return {"step": stats.step_key, "skipped": skipped,
+            "seconds": 0.0 if skipped else (stats.end_time or stats.start_time) - stats.start_time}
+
+
 def run_pipeline(customers: int, workdir: Path) -> dict:
     import dagster as dg
 
@@ -60,8 +67,7 @@ def run_pipeline(customers: int, workdir: Path) -> dict:
     result = defs().resolve_job_def("full_pipeline").execute_in_process(run_config=config, instance=instance,
                                                                          raise_on_error=False)
     wall = time.perf_counter() - started
-    steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
-             for s in instance.get_run_step_stats(result.run_id)]
+    steps = [_step_figures(s) for s in instance.get_run_step_stats(result.run_id)]
     macro_k = _macro_k() if result.success else None
     return {"success": result.success, "seconds": wall, "steps": steps, "macro_k": macro_k,
             "peak_rss_gb": _peak_rss_gb()}
@@ -90,7 +96,7 @@ def last_pipeline_run() -> dict:
 
     instance = dg.DagsterInstance.get()
     (record,) = instance.get_run_records(dg.RunsFilter(job_name="full_pipeline"), limit=1)
-    steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
+    steps = [_step_figures(s)
              for s in instance.get_run_step_stats(record.dagster_run.run_id)]
     return {"success": True, "seconds": record.end_time - record.start_time, "steps": steps, "macro_k": _macro_k(),
             "peak_rss_gb": float("nan")}
@@ -113,8 +119,7 @@ def _run_job(name: str) -> dict:
         run_config={"resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}, instance=instance,
         raise_on_error=False)
     wall = time.perf_counter() - started
-    steps = [{"step": s.step_key, "seconds": (s.end_time or 0) - (s.start_time or 0)}
-             for s in instance.get_run_step_stats(result.run_id)]
+    steps = [_step_figures(s) for s in instance.get_run_step_stats(result.run_id)]
     return {"success": result.success, "seconds": wall, "steps": steps}
 
 
@@ -400,7 +405,7 @@ def main() -> None:
                 raise SystemExit(f"{label} failed: see the Dagster run in " + env["DAGSTER_HOME"])
             print(f"\n{label}: {run['seconds']:.1f} s")
             for step in sorted(run["steps"], key=lambda s: -s["seconds"]):
-                print(f"  {step['step'][:48]:<48}{step['seconds']:>10.1f}")
+                print(f"  {step['step'][:48]:<48}" + ("   skipped" if step.get("skipped") else f"{step['seconds']:>10.1f}"))
 
 
 if __name__ == "__main__":
