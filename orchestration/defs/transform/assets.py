@@ -101,6 +101,14 @@ def _as_of_date(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return as_of
 
 
+def _duckdb_vars(context: dg.AssetExecutionContext, warehouse: WarehouseResource, analysis: AnalysisSettings) -> dict:
+    """The vars of both dbt steps on DuckDB: the as-of date, and each incremental staging model's code (recorded
+    with its builds: a change means a full refresh next time). The same in both, so that the second step reuses
+    the first's parsed project (dbt parses everything again when the vars differ)."""
+    return {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
+            "staging_fingerprints": code_fingerprints()}
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
            dbt_vars: dict, staging: StagingPlan | None = None) -> Iterator:
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
@@ -206,9 +214,7 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
     if engine.on_spark:
         yield from _build_on_spark(context, dbt, warehouse, analysis, {"feature_build": ON_SPARK})
         return
-    # recorded with each incremental staging build: a change of code means a full refresh next time
-    dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
-                "staging_fingerprints": code_fingerprints()}
+    dbt_vars = _duckdb_vars(context, warehouse, analysis)
     whole = context.selected_asset_keys == set(context.assets_def.keys)  # a subset is never skipped
     with warehouse.connect(read_only=True) as con:
         inputs = inputs_fingerprint(con, dbt_vars)
@@ -240,7 +246,7 @@ def dbt_segment_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
         yield from _build_on_spark(context, dbt, warehouse, analysis, {"segment_marts_build": MARTS_ON_SPARK},
                                    then=partial(_mark_result_complete_on_spark, context))
         return
-    yield from _build(context, dbt, warehouse, {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()})
+    yield from _build(context, dbt, warehouse, _duckdb_vars(context, warehouse, analysis))
     _mark_result_complete(context, warehouse)
 
 
