@@ -38,6 +38,8 @@ DEFAULT_DUCKDB_MEMORY_SHARE = 0.5
 # this pool, and dagster.yaml gives pools one slot, so writers queue instead of colliding.
 WAREHOUSE_POOL = "duckdb_warehouse"
 OWNERS = ["team:marketing-analytics"]
+# the published snapshot's asset, the last step of every job: the scoring asks when it last ran
+PUBLISHED_SNAPSHOT_ASSET = ("snapshot", "published_warehouse")
 
 
 def _from_root(path: str) -> Path:

@@ -21,10 +21,9 @@ import dagster as dg
 import duckdb
 
 from orchestration.lib.feature_builds import RECORD as FEATURE_BUILDS
+from orchestration.lib.settings import PUBLISHED_SNAPSHOT_ASSET
 from orchestration.lib.warehouse import has_table
 
-# the last step of every job that scores: once it has materialised after a result completed, analysts see that result
-PUBLISHED_SNAPSHOT_KEY = dg.AssetKey(["snapshot", "published_warehouse"])
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,8 @@ def standing_result(con: duckdb.DuckDBPyConnection, instance: dg.DagsterInstance
                       "from segments.scoring_runs order by scored_at desc, result_id desc limit 1").fetchone()
     if row is None or row[2] != fingerprint or row[3] is None:
         return None
-    snapshot = instance.get_latest_materialization_event(PUBLISHED_SNAPSHOT_KEY)
+    # the last step of every job that scores: materialised after the result completed, analysts see that result
+    snapshot = instance.get_latest_materialization_event(dg.AssetKey(PUBLISHED_SNAPSHOT_ASSET))
     completed = row[3] if row[3].tzinfo else row[3].replace(tzinfo=dt.timezone.utc)
     if snapshot is None or snapshot.timestamp < completed.timestamp():
         return None  # the run that completed it stopped before the snapshot (or another Dagster instance ran it)

@@ -23,11 +23,11 @@ from orchestration.defs.segmentation import assets as segmentation
 from orchestration.defs.transform import assets as transform
 from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.metadata import markdown_table
-from orchestration.lib.settings import OWNERS, WAREHOUSE_POOL, snapshot_path
+from orchestration.lib.settings import OWNERS, PUBLISHED_SNAPSHOT_ASSET, WAREHOUSE_POOL, snapshot_path
 from orchestration.lib.sql_warehouse import ASIDE
 from orchestration.lib.warehouse import PUBLISHED_SCHEMAS, write_snapshot
 
-SNAPSHOT_KEY = dg.AssetKey(["snapshot", "published_warehouse"])
+SNAPSHOT_KEY = dg.AssetKey(PUBLISHED_SNAPSHOT_ASSET)
 
 
 @dg.asset(
