@@ -25,6 +25,7 @@ import pandas as pd
 
 from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.contract import RAW_TABLES, Column
+from orchestration.lib.warehouse import column_names
 
 READERS = {".csv": "read_csv", ".parquet": "read_parquet"}
 PROVENANCE_COLUMNS = {"_source": "varchar", "_file": "varchar", "_loaded_at": "timestamp"}
@@ -130,8 +131,7 @@ DELIMITERS = ",;\t|"
 def _create(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str]) -> None:
     con.execute(f"create table if not exists {table} ({', '.join(f'{quote_identifier(c)} {t}' for c, t in columns.items())})")
     schema, name = table.split(".")
-    existing = {r[0] for r in con.execute("select column_name from information_schema.columns "
-                                          "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
+    existing = column_names(con, schema, name)
     for column, sql_type in columns.items():
         if column not in existing:
             con.execute(f"alter table {table} add column {quote_identifier(column)} {sql_type}")

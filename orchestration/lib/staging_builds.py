@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import duckdb
 
 from orchestration.lib.dbt import manifest, project_vars
-from orchestration.lib.warehouse import has_table
+from orchestration.lib.warehouse import column_names, has_table
 
 BUILDS = ("staging", "_incremental_builds")  # written by the models' post-hook (macro record_staging_build)
 EPOCH = "timestamp '1970-01-01'"  # the watermark before any build, as the macro reads it
@@ -111,9 +111,7 @@ def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint:
                                                   f"{'has' if unlabelled == 1 else 'have'} no _loaded_at "
                                                   "(written outside the loader)")
     replaced = 0
-    if has_table(con, "raw", "_conflicts") and "replaced_loaded_at" in {
-            r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = "
-                                      "'raw' and table_name = '_conflicts'").fetchall()}:
+    if "replaced_loaded_at" in column_names(con, "raw", "_conflicts"):
         (replaced,) = con.execute(
             f"select count(*) from raw._conflicts where raw_table = ? and loaded_at > {since} "
             f"and replaced_loaded_at <= {since}", [table, loaded_through, loaded_through]).fetchone()

@@ -22,8 +22,7 @@ import duckdb
 
 from orchestration.lib.feature_builds import RECORD as FEATURE_BUILDS
 from orchestration.lib.settings import PUBLISHED_SNAPSHOT_ASSET
-from orchestration.lib.warehouse import has_table
-
+from orchestration.lib.warehouse import column_names, has_table
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,7 @@ def standing_result(con: duckdb.DuckDBPyConnection, instance: dg.DagsterInstance
     """The latest result, if it was scored from these inputs and every step after it has published it."""
     if fingerprint is None:
         return None
-    columns = {r[0] for r in con.execute("select column_name from information_schema.columns "
-                                         "where table_schema = 'segments' and table_name = 'scoring_runs'").fetchall()}
-    if not {"inputs_fingerprint", "completed_at"} <= columns:  # a ledger from before fingerprints: score
+    if not {"inputs_fingerprint", "completed_at"} <= column_names(con, "segments", "scoring_runs"):  # a ledger from before fingerprints: score
         return None
     row = con.execute("select result_id, dagster_run_id, inputs_fingerprint, completed_at, drift_summary "
                       "from segments.scoring_runs order by scored_at desc, result_id desc limit 1").fetchone()

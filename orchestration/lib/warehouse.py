@@ -125,6 +125,12 @@ def has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
                        [schema, name]).fetchone()[0] > 0
 
 
+def column_names(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[str]:
+    """The columns ``schema.name`` has (none when there is no such table)."""
+    return {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                      "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
+
+
 def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
     with connect(read_only=True, path=path) as con:
         return con.execute(sql, params or []).df()
@@ -153,8 +159,7 @@ def write_frames(con: duckdb.DuckDBPyConnection, schema: str, replace: Mapping[s
         con.execute(f"create table if not exists {schema}.{name} as "
                     f"select {_select_list(df)} from _incoming where false")
         # a history table made by an earlier version gains the columns added since (older rows: NULL)
-        have = {r[0] for r in con.execute("select column_name from information_schema.columns "
-                                          "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
+        have = column_names(con, schema, name)
         for column, sql_type, *_ in con.execute(f"describe select {_select_list(df)} from _incoming").fetchall():
             if column not in have:
                 con.execute(f'alter table {schema}.{name} add column "{column}" {sql_type}')

@@ -9,6 +9,7 @@ measures to ``segments.drift_measures``, in the same publish as the scores: one 
 written aside and swapped in on Spark (``orchestration.lib.sql_warehouse``), where the run's engine puts it.
 """
 
+import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -68,7 +69,7 @@ def _standing_result(context: dg.AssetExecutionContext, config: ScoringConfig,
         if not has_table(con, "segments", "segmentation_runs"):
             return None, None  # no model: _model says so
         (model_run,) = con.execute(LATEST_MODEL).fetchone()
-        fingerprint = scoring_inputs_fingerprint(con, model_run, config.model_dump(exclude={"rescore_unchanged"}))
+        fingerprint = scoring_inputs_fingerprint(con, model_run, dataclasses.asdict(config.thresholds()))
         if config.rescore_unchanged:
             return fingerprint, None
         return fingerprint, standing_result(con, context.instance, fingerprint)
