@@ -132,9 +132,10 @@ def _explain(rows: np.ndarray, features: pd.DataFrame, own_ids: np.ndarray, scal
     names, sources = np.unique(scaler.params["source_column"].to_numpy(dtype=object), return_inverse=True)
     position = {sid: i for i, sid in enumerate(ids)}
     frames = []
+    used = features[list(names)]  # only this model's columns are taken row by row
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
-        X = scaler.transform(features.iloc[part])
+        X = scaler.transform(used.iloc[part])
         own = np.array([position[s] for s in own_ids[start:start + chunk]])
         d2 = (X ** 2).sum(1)[:, None] - 2 * X @ C.T + (C ** 2).sum(1)[None, :]  # n x k, not n x k x columns
         d2[np.arange(len(X)), own] = np.inf

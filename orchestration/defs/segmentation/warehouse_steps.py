@@ -161,13 +161,15 @@ class SegmentationWork:
         """Every customer's explanation, a chunk at a time from the warehouse into a work table; returns how
         many customers each feature explains first, and a few rows for the UI."""
         scaling, centroids = model_tables(result)
-        numeric = [c for c in sample.columns if c != "customer_id" and pd.api.types.is_numeric_dtype(sample[c])]
+        used = sorted(set(scaling["source_column"]))  # what the model reads is all an explanation can name
+        numeric = [c for c in used if pd.api.types.is_numeric_dtype(sample[c])]
         means = ", ".join(f"avg(cast({quote_identifier(c, self.dialect)} as double))" for c in numeric)
+        read = ", ".join(f"f.{quote_identifier(c, self.dialect)}" for c in ["customer_id", *used])
         written, example, first = 0, pd.DataFrame(), pd.Series(dtype="int64")
         with self.warehouse.session() as sql:
             population = dict(zip(numeric, sql.one(f"select {means} from {FEATURES}"))) if numeric else {}
             # any order: each customer is explained on their own, the publish sorts
-            for chunk in sql.chunks(f"select f.*, a.macro_segment_id as macro_segment_id__, "
+            for chunk in sql.chunks(f"select {read}, a.macro_segment_id as macro_segment_id__, "
                                     f"a.segment_id as segment_id__ from {FEATURES} as f "
                                     f"inner join {self.assigned} as a on f.customer_id = a.customer_id", CHUNK):
                 assignments = chunk[["customer_id", "macro_segment_id__", "segment_id__"]].rename(
