@@ -59,6 +59,11 @@ def open_with_retry(path: Path, read_only: bool = False,
                 told = True
             time.sleep(pause)
             pause = min(pause * 2, LONGEST_RETRY_SECONDS)
+    return capped(con)
+
+
+def capped(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The session capped at ``duckdb_memory_limit()`` (DuckDB's own default is 80% of memory per process)."""
     limit = duckdb_memory_limit()
     try:  # a SET, not a connect option: another session of this process may have opened the file without one
         con.execute(f"set memory_limit = {sql_string(limit)}")
@@ -187,8 +192,11 @@ def write_snapshot(source: Path | None = None, target: Path | None = None,
     rows = {}
     # attached under the name dbt's views use for it (the file's stem), so the views resolve
     catalog = source.stem.replace('"', '""')
-    con = duckdb.connect()  # in memory: the warehouse attached read-only, the snapshot read-write
+    # in memory: the warehouse attached read-only, the snapshot read-write; capped like every session (at 10M
+    # the uncapped copy peaked at 19.2 GB) and spilling beside the snapshot, not into the working directory
+    con = capped(duckdb.connect())
     try:
+        con.execute(f"set temp_directory = {sql_string(str(target) + '.tmp')}")
         con.execute(f'attach {sql_string(source)} as "{catalog}" (read_only)')  # ATTACH takes no parameters
         con.execute(f"attach {sql_string(aside)} as published_snapshot__")
         tables = con.execute("select table_schema, table_name from information_schema.tables "

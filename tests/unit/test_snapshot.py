@@ -1,6 +1,7 @@
 """The published snapshot: only the published schemas, views as tables, swapped in whole under open readers."""
 
 import duckdb
+import pytest
 
 from orchestration.lib.warehouse import write_snapshot
 
@@ -26,3 +27,15 @@ def test_snapshot_swaps_in_whole_and_an_open_session_keeps_its_copy(tmp_path):
         schemas = fresh.execute("select distinct table_schema from information_schema.tables order by 1").fetchall()
     assert kinds == [("BASE TABLE",)] and schemas == [("marts",), ("segments",)]  # no raw, no views
     assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb", "warehouse.published.duckdb"]
+
+
+def test_the_snapshot_copy_is_capped_like_every_session_and_leaves_the_last_snapshot_alone(tmp_path, monkeypatch):
+    live, snap = tmp_path / "warehouse.duckdb", tmp_path / "warehouse.published.duckdb"
+    with duckdb.connect(str(live)) as con:
+        con.execute("create schema segments; create table segments.customer_segments as select 1 as segment")
+    write_snapshot(live, snap)
+    monkeypatch.setenv("MICROSEG_DUCKDB_MEMORY_LIMIT", "plenty")  # the cap is read, so a bad one is named
+    with pytest.raises(ValueError, match="MICROSEG_DUCKDB_MEMORY_LIMIT must be a size"):
+        write_snapshot(live, snap)
+    with duckdb.connect(str(snap), read_only=True) as analyst:
+        assert analyst.execute("select segment from segments.customer_segments").fetchall() == [(1,)]
