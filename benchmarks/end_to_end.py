@@ -12,10 +12,10 @@
    centroid for every customer in SQL.
 3. **notebook**: the same export files read with pandas, the same features (drop_duplicates, merges,
    groupby, pivot), the same fit, and assignment with numpy.
-4. **daily path** (``--daily``): on the warehouse the pipeline left, ``score_customers`` twice: first with
-   nothing new since the pipeline's build, then after a day of new rows (a file per fact table, 1/365 of
-   its rows again under new keys, appended by the real loader; on Spark then published to Spark's raw tables,
-   as ``raw_exports`` does there), each with its per-step times.
+4. **daily path** (``--daily``): on the warehouse the pipeline left (right after it, before the peers),
+   ``score_customers`` twice: first with nothing new since the pipeline's build, then after a day of new rows
+   (a file per fact table, 1/365 of its rows again under new keys, appended by the real loader; on Spark then
+   published to Spark's raw tables, as ``raw_exports`` does there), each with its per-step times.
 
 The pipeline, floor and notebook start from the same export files. The pipeline's demo generation makes
 those files, which a retailer's exports would not need, so the ratios are printed with and without it.
@@ -234,9 +234,12 @@ def run_floor(exports: Path, k: int) -> dict:
     import numpy as np
 
     times = {}
-    # the pipeline's memory cap, when one is set: the floor must not buy its speed with memory the pipeline lacks
-    cap = os.environ.get("MICROSEG_DUCKDB_MEMORY_LIMIT")
-    with duckdb.connect(config={"memory_limit": cap} if cap else {}) as con:
+    from orchestration.lib.settings import duckdb_memory_limit
+
+    # the pipeline's memory cap (MICROSEG_DUCKDB_MEMORY_LIMIT, default half the machine): the floor must not buy
+    # its speed with memory the pipeline lacks; it spills under the workdir, as the pipeline beside its warehouse
+    config = {"memory_limit": duckdb_memory_limit(), "temp_directory": str(exports.parent.parent / "floor.tmp")}
+    with duckdb.connect(config=config) as con:
         started = time.perf_counter()
         con.execute("create schema raw")  # the export files where they lie, under the names the query reads
         for table in EXPORTED:
@@ -372,6 +375,11 @@ def main() -> None:
     kept.write_text(json.dumps(pipeline))
     print(f"pipeline: {pipeline['seconds']:.1f} s, peak RSS {pipeline['peak_rss_gb']:.2f} GB (step figures in {kept})")
     args.k = pipeline["macro_k"]
+    # the daily path before the peers, kept too: it needs the pipeline's warehouse, the floor only the exports
+    # (at 10M the floor's spill files and the 30 GB warehouse together can fill the disk)
+    daily = _child("daily", args, env) if args.daily else None
+    if daily:
+        (args.workdir / f"daily-{args.customers}.json").write_text(json.dumps(daily))
     floor = _child("floor", args, env)
     notebook = None if args.no_notebook else _child("notebook", args, env)
 
@@ -396,8 +404,7 @@ def main() -> None:
               f"{notebook['seconds'] / from_exports:.2f}x from the export files (above 1: the pipeline is faster)")
     print(f"(the pipeline runs {len(pipeline['steps'])} steps with validation, quarantine, tests, profiles and "
           f"lineage; the floor and notebook read the same export files and compute only their features)")
-    if args.daily:
-        daily = _child("daily", args, env)
+    if daily:
         for label, run in ((f"daily: score_customers, nothing new", daily["unchanged"]),
                            (f"daily: score_customers after a day's {daily['appended_rows']:,} new rows "
                             f"(loaded in {daily['load_seconds']:.1f} s)", daily["new_day"])):
