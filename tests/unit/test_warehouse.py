@@ -42,3 +42,20 @@ def test_every_session_is_capped_at_the_configured_memory_and_a_bad_cap_is_named
     with pytest.raises(ValueError, match="MICROSEG_DUCKDB_MEMORY_LIMIT must be a size such as 4GB.*'plenty'"):
         with connect(path=tmp_path / "w.duckdb"):
             pass
+
+
+def test_without_a_configured_cap_a_session_gets_a_budget_per_core_never_above_half_the_machine(tmp_path,
+                                                                                               monkeypatch):
+    import os
+
+    from orchestration.lib.warehouse import connect
+
+    monkeypatch.delenv("MICROSEG_DUCKDB_MEMORY_LIMIT", raising=False)
+    with connect(path=tmp_path / "w.duckdb") as con:
+        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    value, unit = limit.split()
+    cap = float(value) * {"MiB": 2**20, "GiB": 2**30}[unit]
+    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    # far below DuckDB's own default (80% of the machine): 1.5 GB per core, at most half the memory
+    assert cap <= min(1.5 * 2**30 * os.cpu_count(), machine / 2) * 1.01
+    assert cap >= min(1.5 * 2**30 * os.cpu_count(), machine / 2, 512 * 2**20) * 0.99
