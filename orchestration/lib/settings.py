@@ -31,11 +31,9 @@ LOCK_WAIT_ENV = "MICROSEG_LOCK_WAIT_SECONDS"  # how long a writer waits for a lo
 DEFAULT_LOCK_WAIT_SECONDS = 180.0
 # DuckDB's own default is 80% of the machine's memory, per process: with a Python step's frames beside it,
 # a 10M-customer build would run the machine out of memory (no swap). Beyond the limit DuckDB spills to disk.
-# The default is a budget per core (DuckDB runs a thread per core; what it holds beyond its threads' hash
-# tables is a cache of the file the OS caches too), at most half the machine: at 1M customers on 2 cores dbt's
-# build took no longer under 3 GB than under 12 GB (93 s against 105 s) and peaked at 3.3 GB instead of 4.5.
+# Not lower by default: a 3 GB cap kept the 1M pipeline at 3.94 GB in no more time, but at 10M it made dbt's
+# joins spill (24 GB of spill files, the checked order lines 380 s), so 1M runs on small machines set it.
 DUCKDB_MEMORY_ENV = "MICROSEG_DUCKDB_MEMORY_LIMIT"
-DEFAULT_DUCKDB_MEMORY_PER_CORE = 1.5 * 2**30
 DEFAULT_DUCKDB_MEMORY_SHARE = 0.5
 
 # DuckDB allows one writing process per file: every asset that writes the warehouse runs in
@@ -72,14 +70,13 @@ def lock_wait_seconds() -> float:
 
 
 def duckdb_memory_limit() -> str:
-    """``MICROSEG_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``), else 1.5 GB per core and at most half this machine's memory
-    (3 GB on 2 cores): every DuckDB session's cap, dbt's included (profiles.yml reads the same variable)."""
+    """``MICROSEG_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``), else half this machine's memory: every DuckDB session's cap,
+    dbt's included (profiles.yml reads the same variable)."""
     value = os.environ.get(DUCKDB_MEMORY_ENV, "").strip()
     if value:
         return value
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    budget = min(DEFAULT_DUCKDB_MEMORY_PER_CORE * (os.cpu_count() or 1), total * DEFAULT_DUCKDB_MEMORY_SHARE)
-    return f"{max(int(budget / 2**20), 512)}MB"
+    return f"{max(int(total * DEFAULT_DUCKDB_MEMORY_SHARE / 2**20), 512)}MB"
 
 
 def _beside_warehouse(env: str, folder: str) -> Path:
