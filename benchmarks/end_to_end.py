@@ -238,10 +238,10 @@ def run_floor(exports: Path, k: int) -> dict:
     times = {}
     from orchestration.lib.settings import DEFAULT_DUCKDB_MEMORY_SHARE
 
-    # half the machine, more than the pipeline's default cap (1.5 GB per core): the floor's one query ranks every
-    # fact row at once, and under the pipeline's 3 GB it ran out of memory at 1M. More memory only makes the
-    # floor faster, so the ratio cannot flatter the pipeline. It spills under the workdir, as the pipeline does
-    # beside its warehouse.
+    # half the machine (the pipeline's default cap) whatever MICROSEG_DUCKDB_MEMORY_LIMIT says: the floor's one
+    # query ranks every fact row at once, and under a 3 GB cap it ran out of memory at 1M. More memory only makes
+    # the floor faster, so a pipeline run under a lower cap is not flattered. It spills under the workdir, as the
+    # pipeline does beside its warehouse.
     half = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * DEFAULT_DUCKDB_MEMORY_SHARE / 2**20)
     config = {"memory_limit": f"{half}MB", "temp_directory": str(exports.parent.parent / "floor.tmp")}
     with duckdb.connect(config=config) as con:
