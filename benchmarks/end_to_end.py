@@ -236,14 +236,13 @@ def run_floor(exports: Path, k: int) -> dict:
     import numpy as np
 
     times = {}
-    from orchestration.lib.settings import DEFAULT_DUCKDB_MEMORY_SHARE
+    from orchestration.lib.settings import default_duckdb_memory_limit
 
     # half the machine (the pipeline's default cap) whatever MICROSEG_DUCKDB_MEMORY_LIMIT says: the floor's one
     # query ranks every fact row at once, and under a 3 GB cap it ran out of memory at 1M. More memory only makes
     # the floor faster, so a pipeline run under a lower cap is not flattered. It spills under the workdir, as the
     # pipeline does beside its warehouse.
-    half = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * DEFAULT_DUCKDB_MEMORY_SHARE / 2**20)
-    config = {"memory_limit": f"{half}MB", "temp_directory": str(exports.parent.parent / "floor.tmp")}
+    config = {"memory_limit": default_duckdb_memory_limit(), "temp_directory": str(exports.parent.parent / "floor.tmp")}
     with duckdb.connect(config=config) as con:
         started = time.perf_counter()
         con.execute("create schema raw")  # the export files where they lie, under the names the query reads
@@ -320,7 +319,7 @@ def run_notebook(exports: Path, k: int) -> dict:
 # --- driver ------------------------------------------------------------------------------------------
 def _tree_rss_bytes(root: int) -> int:
     """Resident memory of a process and all its descendants together, from /proc (Linux)."""
-    parent, rss = {}, {}
+    children, rss = {}, {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
@@ -328,13 +327,14 @@ def _tree_rss_bytes(root: int) -> int:
                     fields = stat.read().rsplit(")", 1)[1].split()  # after "(command)", which may hold spaces
             except OSError:  # the process ended meanwhile
                 continue
-            parent[int(entry.name)], rss[int(entry.name)] = int(fields[1]), int(fields[21])
-    tree, todo = set(), [root]
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            rss[int(entry.name)] = int(fields[21])
+    pages, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        tree.add(pid)
-        todo += [child for child, ppid in parent.items() if ppid == pid and child not in tree]
-    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE")
+        pages += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _child(kind: str, args: argparse.Namespace, env: dict) -> dict:

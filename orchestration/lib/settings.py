@@ -72,9 +72,11 @@ def lock_wait_seconds() -> float:
 def duckdb_memory_limit() -> str:
     """``MICROSEG_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``), else half this machine's memory: every DuckDB session's cap,
     dbt's included (profiles.yml reads the same variable)."""
-    value = os.environ.get(DUCKDB_MEMORY_ENV, "").strip()
-    if value:
-        return value
+    return os.environ.get(DUCKDB_MEMORY_ENV, "").strip() or default_duckdb_memory_limit()
+
+
+def default_duckdb_memory_limit() -> str:
+    """Half this machine's memory (at least 512 MB): the cap when ``MICROSEG_DUCKDB_MEMORY_LIMIT`` is not set."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return f"{max(int(total * DEFAULT_DUCKDB_MEMORY_SHARE / 2**20), 512)}MB"
 
