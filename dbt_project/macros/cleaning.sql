@@ -42,10 +42,10 @@
     _loaded_at desc, _source
 {%- endmacro %}
 
-{#- Keep one row per key; exact duplicate rows in exports are common. When no key repeats (one source:
-    its load already keeps each key once) the table is read as it is, without ranking every row. -#}
-{% macro dedupe(relation, key, order_by) -%}
-    {%- if keys_repeat(relation, key) %}
+{#- Keep one row per key; exact duplicate rows in exports are common. When no key repeats the table is read as it
+    is, without ranking every row. -#}
+{% macro dedupe(relation, key, order_by, raw_table) -%}
+    {%- if keys_repeat(relation, key, raw_table) %}
     select * from (
         select *, row_number() over (partition by {{ key }} order by {{ order_by }}) as _row_in_key
         from {{ relation }}
@@ -56,30 +56,25 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- Whether any key of `relation` is on more than one row. True when it cannot be known: at parse time,
-    and in unit tests, whose inputs are fixtures rather than tables. The loader keeps each key once per
-    source (orchestration/lib/files.insert_each_key_once), so rows of a single source, every one written by
-    it, cannot repeat a key: that is read from _source and _loaded_at alone (0.1 s for 47M touches, where
-    counting distinct keys took 11 s). Keys are counted when that does not hold: several sources, a null
-    key, rows written outside the loader, or a transaction log loaded (its orders are derived per file). -#}
-{% macro keys_repeat(relation, key) -%}
+{#- Whether any key of `relation` (rows of raw.<raw_table>) is on more than one row. True when it cannot be known:
+    at parse time, and in unit tests, whose inputs are fixtures rather than tables. False without a query when the
+    load ledger vouches for the table's keys (keys_vouched_unique); otherwise the keys are counted. -#}
+{% macro keys_repeat(relation, key, raw_table) -%}
     {%- if not execute or model.resource_type == 'unit_test' -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set seen = run_query("select count(distinct _source), sum(case when _loaded_at is null or " ~ key
-                             ~ " is null then 1 else 0 end) from " ~ relation) -%}
-    {%- set sources, unvouched = seen.columns[0].values()[0], seen.columns[1].values()[0] -%}
-    {%- if sources <= 1 and not unvouched and not transaction_log_loaded() -%}
+    {%- if keys_vouched_unique(raw_table) -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set counted = run_query("select count(*) - count(distinct " ~ key ~ ") as repeats from " ~ relation) -%}
     {{ return(counted.columns[0].values()[0] != 0) }}
 {%- endmacro %}
 
-{#- Whether any source loaded so far is a transaction log (the load ledger's entity 'transactions'). -#}
-{% macro transaction_log_loaded() -%}
-    {%- set logs = run_query("select count(*) from " ~ source('load_audit', '_loads') ~ " where entity = 'transactions'") -%}
-    {{ return(logs.columns[0].values()[0] > 0) }}
+{#- Whether no two rows of raw.<raw_table> share a key, as the load ledger vouches: the var keys_vouched_unique, the
+    tables Dagster's dbt steps list (orchestration/lib/staging_builds.keys_vouched_unique, the one home of that
+    rule). dbt run by hand without it counts the keys instead, and stages the facts as incremental tables. -#}
+{% macro keys_vouched_unique(raw_table) -%}
+    {{ return(raw_table in var('keys_vouched_unique', [])) }}
 {%- endmacro %}
 
 {#- a / b, or 0 when b is 0 or null (rates over no activity are 0, not unknown). -#}

@@ -1,6 +1,7 @@
 {#- Incremental staging of the append-only facts (orders, order lines, web events, marketing touches).
 
-    On DuckDB these models are incremental: a build re-stages only the keys that have raw rows loaded since the
+    On DuckDB these models are views over raw while the load ledger vouches for their keys (one source, or sources
+    that share no key), and otherwise incremental: a build re-stages only the keys that have raw rows loaded since the
     last build, from *all* of those keys' raw rows, so the dedupe picks the row a full build would pick, and
     replaces the staged row (delete+insert on the key). Elsewhere (Spark: Parquet tables, no delete+insert)
     they stay tables, rebuilt in full.
@@ -15,8 +16,13 @@
     {{ return(target.type == 'duckdb') }}
 {%- endmacro %}
 
-{% macro staging_materialization() -%}
-    {{ return('incremental' if stages_incrementally() else 'table') }}
+{#- A view over raw when its keys are vouched unique (nothing to deduplicate: a copy would only cost time and
+    memory), else incremental; a table on other engines. Read at parse time, from the vars of the dbt call. -#}
+{% macro staging_materialization(raw_table) -%}
+    {%- if not stages_incrementally() -%}
+        {{ return('table') }}
+    {%- endif -%}
+    {{ return('view' if keys_vouched_unique(raw_table) else 'incremental') }}
 {%- endmacro %}
 
 {#- in the staging schema (orchestration/lib/staging_builds.py reads it there); named in full, as dbt names

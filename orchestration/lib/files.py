@@ -99,11 +99,12 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, sha: str,
     if loaded + duplicate + quarantined != read:  # nothing may go missing between the file and raw
         raise RuntimeError(f"{path}: {read} rows read but {loaded} loaded, {duplicate} duplicate and "
                            f"{quarantined} quarantined")
+    shared = keys_in_other_sources(con, table, source, loaded_at)
     con.execute(f"""insert into {LEDGER} (source, raw_table, file, sha256, rows, mode, loaded_at, dagster_run_id,
-        entity, rows_read, rows_quarantined, rows_duplicate, rows_conflicting)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        entity, rows_read, rows_quarantined, rows_duplicate, rows_conflicting, keys_in_other_sources)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [source, table, path.name, sha, loaded, mode, loaded_at, run_id, table, read, quarantined, duplicate,
-                 conflicting])
+                 conflicting, shared])
     return LoadedFile(source, table, path.name, sha, loaded, mode, False, read, duplicate, quarantined, conflicting,
                       tuple(ignored))
 
@@ -111,7 +112,10 @@ def _load_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, sha: str,
 LEDGER_COLUMNS = {"source": "varchar", "raw_table": "varchar", "file": "varchar", "sha256": "varchar",
                   "rows": "bigint", "mode": "varchar", "loaded_at": "timestamp", "dagster_run_id": "varchar",
                   "entity": "varchar", "rows_read": "bigint", "rows_quarantined": "bigint",
-                  "rows_duplicate": "bigint", "rows_conflicting": "bigint"}
+                  "rows_duplicate": "bigint", "rows_conflicting": "bigint",
+                  # keys of this load that another source's rows also hold (NULL: not checked, as before this
+                  # column); staging reads raw without deduplicating while no load shares a key (lib/staging_builds.py)
+                  "keys_in_other_sources": "bigint"}
 QUARANTINE = "raw._quarantine"
 QUARANTINE_COLUMNS = {"source": "varchar", "entity": "varchar", "file": "varchar", "line": "bigint",
                       "column_name": "varchar", "reason": "varchar", "loaded_at": "timestamp",
@@ -357,6 +361,21 @@ def insert_each_key_once(con: duckdb.DuckDBPyConnection, table: str, columns: li
         where _newest and {key} not in (select k from _same_in_raw)""", params[:3]).fetchone()
     (valid,) = con.execute("select count(*) from _mapped where _reason is null").fetchone()
     return clean + newest, valid - clean - newest, conflicting
+
+
+def keys_in_other_sources(con: duckdb.DuckDBPyConnection, table: str, source: str, loaded_at: dt.datetime) -> int:
+    """How many keys this load (``source``'s rows loaded at ``loaded_at``) wrote that another source's rows of
+    raw.<table> also hold. Checked at every load, against the rows there then, so that no two sources sharing a
+    key goes unseen, without ever counting the distinct keys of a whole table."""
+    key = quote_identifier(RAW_TABLES[table].key)
+    (others,) = con.execute(f"select count(*) from (select 1 from raw.{table} where _source <> ? limit 1)",
+                            [source]).fetchone()
+    if not others:  # the usual case: one source
+        return 0
+    (shared,) = con.execute(f"""select count(*) from (select distinct {key} from raw.{table} where _source <> ?) as o
+        join (select distinct {key} from raw.{table} where _source = ? and _loaded_at = ?) as n using ({key})""",
+                            [source, source, loaded_at]).fetchone()
+    return shared
 
 
 def load_files(con: duckdb.DuckDBPyConnection, files: list[Path], *, source: str, mode: str, tables: Iterable[str],

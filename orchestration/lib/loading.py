@@ -27,7 +27,8 @@ import pandas as pd
 from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.contract import RAW_TABLES, Column, columns_of
 from orchestration.lib.files import (LEDGER, QUARANTINE, _ensure_ledger, accepted_lines, ensure_raw_table,
-                                     insert_each_key_once, sha256_of, value_checks, why_untrusted)
+                                     insert_each_key_once, keys_in_other_sources, sha256_of, value_checks,
+                                     why_untrusted)
 from orchestration.lib.sources import Source, SourcesFile
 
 ID_KEYS = "raw._id_keys"  # ids that are not integers, by the integer key they are loaded under
@@ -257,11 +258,14 @@ def load_source(con: duckdb.DuckDBPyConnection, sources: SourcesFile, source: So
         if loaded + duplicate + quarantined != read:
             raise RuntimeError(f"{path}: {read} rows read but {loaded} loaded, {duplicate} duplicate and "
                                f"{quarantined} quarantined")
+        # a transaction log's orders are derived per file: staging always deduplicates them (NULL: not checked)
+        shared = None if source.entity == "transactions" else keys_in_other_sources(con, source.entity, source.name,
+                                                                                      loaded_at)
         con.execute(f"insert into {LEDGER} (source, raw_table, file, sha256, rows, mode, loaded_at, dagster_run_id, "
-                    f"entity, rows_read, rows_quarantined, rows_duplicate, rows_conflicting) "
-                    f"values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"entity, rows_read, rows_quarantined, rows_duplicate, rows_conflicting, keys_in_other_sources) "
+                    f"values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [source.name, TARGETS[source.entity][0], path.name, hashes[path], loaded, source.mode, loaded_at,
-                     run_id, source.entity, read, quarantined, duplicate, conflicting])
+                     run_id, source.entity, read, quarantined, duplicate, conflicting, shared])
         results.append(FileLoad(source.name, source.entity, path.name, read, loaded, quarantined, False, duplicate,
                                 conflicting))
     return results

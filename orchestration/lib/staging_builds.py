@@ -1,4 +1,10 @@
-"""Whether dbt may stage the append-only facts incrementally, or must rebuild them: the one place that decides.
+"""How dbt stages the append-only facts: as views over raw, incrementally, or rebuilt in full. The one place
+that decides.
+
+A raw table whose keys the load ledger vouches for (no two rows share a key: see ``keys_vouched_unique``) needs no
+deduplication, so its staging model is a view over raw on DuckDB: nothing is copied (at 1M customers that saved 14 s
+of a 104 s dbt build and 0.8 GB of its peak memory), and a new day's rows are staged the moment they are loaded.
+Otherwise the model is an incremental table.
 
 An incremental staging model (dbt_project/macros/incremental.sql) re-stages the keys with raw rows loaded since
 its last build, from all of their raw rows. That equals a full rebuild as long as every raw row the last build
@@ -20,6 +26,7 @@ from orchestration.lib.dbt import manifest, project_vars
 from orchestration.lib.warehouse import column_names, has_table
 
 BUILDS = ("staging", "_incremental_builds")  # written by the models' post-hook (macro record_staging_build)
+LEDGER = ("raw", "_loads")  # the load ledger (lib/files.py)
 EPOCH = "timestamp '1970-01-01'"  # the watermark before any build, as the macro reads it
 
 
@@ -30,6 +37,7 @@ class StagingDecision:
     new_rows: int  # raw rows loaded since the last build (every row when there is none)
     refresh_because: str | None = None  # set: this model needs --full-refresh
     first_build: bool = False  # no table yet: dbt builds it in full without being told
+    as_view: bool = False  # a view over raw: its keys are vouched unique, nothing to deduplicate or copy
 
 
 @dataclass(frozen=True)
@@ -42,19 +50,28 @@ class StagingPlan:
 
     def summary(self) -> str:
         """One line for the log and the metadata: what staging will do, and why."""
+        views = [d.raw_table for d in self.decisions if d.as_view]
+        viewed = (f"views over raw.{', raw.'.join(views)} (each key loaded once: nothing to deduplicate or copy)"
+                  if views else "")
+        tables = [d for d in self.decisions if not d.as_view]
+        if not tables:
+            return f"staging: {viewed}"
         if self.full_refresh:
-            return "staging: full refresh (" + "; ".join(f"{d.model}: {d.refresh_because}" for d in self.decisions
-                                                         if d.refresh_because) + ")"
-        rows = sum(d.new_rows for d in self.decisions)
-        first = [d.model for d in self.decisions if d.first_build]
-        if len(first) == len(self.decisions):
-            return f"staging: first build ({rows:,} raw rows)"
-        return (f"staging: incremental ({rows:,} new raw rows since the last build)"
-                + (f"; first build of {', '.join(first)}" if first else ""))
+            built = "full refresh (" + "; ".join(f"{d.model}: {d.refresh_because}" for d in tables
+                                                 if d.refresh_because) + ")"
+        else:
+            rows = sum(d.new_rows for d in tables)
+            first = [d.model for d in tables if d.first_build]
+            built = (f"first build ({rows:,} raw rows)" if len(first) == len(tables) else
+                     f"incremental ({rows:,} new raw rows since the last build)"
+                     + (f"; first build of {', '.join(first)}" if first else ""))
+        return f"staging: {built}" + (f"; {viewed}" if viewed else "")
 
     def describe(self, model: str) -> str:
         """What happened to one model, for its asset's metadata."""
         d = next(d for d in self.decisions if d.model == model)
+        if d.as_view:
+            return f"view over raw.{d.raw_table}: each key loaded once, nothing to deduplicate or copy"
         if self.full_refresh:
             return f"full refresh: {d.refresh_because or 'another staging model needed one (' + self.summary() + ')'}"
         if d.first_build:
@@ -91,9 +108,50 @@ def _rows(n: int) -> str:
     return f"{n:,} row{'' if n == 1 else 's'}"
 
 
+def keys_vouched_unique(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The raw tables no two rows of which share a key, as the loader vouches: it keeps each key once per source
+    (files.insert_each_key_once) and checks each load's keys against the other sources' rows
+    (files.keys_in_other_sources). So a table qualifies when every row was written by the loader (it has
+    ``_loaded_at``) with a key, and it holds one source's rows or no load of its sources shared a key. A
+    transaction log's orders are derived per file, so once one is loaded nothing qualifies. Reads
+    ``_source`` and ``_loaded_at`` and the ledger, never the keys' distinct count (11 s for 47M touches)."""
+    if not has_table(con, *LEDGER):
+        return []
+    ledger = column_names(con, *LEDGER)
+    (logs,) = con.execute("select count(*) from raw._loads where entity = 'transactions'").fetchone()
+    if logs:
+        return []
+    vouched = []
+    for table, key in raw_keys().items():
+        if not has_table(con, "raw", table):
+            continue
+        sources, unvouched = con.execute(
+            f"select count(distinct _source), count(*) filter (where _loaded_at is null or {key} is null) "
+            f"from raw.{table}").fetchone()
+        if unvouched:
+            continue
+        if sources > 1:
+            if "keys_in_other_sources" not in ledger:
+                continue
+            (shared,) = con.execute(
+                "select count(*) filter (where keys_in_other_sources is distinct from 0) from raw._loads "
+                f"where raw_table = ? and source in (select distinct _source from raw.{table})", [table]).fetchone()
+            if shared:
+                continue
+        vouched.append(table)
+    return vouched
+
+
+def raw_keys() -> dict[str, str]:
+    """Each raw table staging reads, and its key (dbt_project.yml's raw_tables)."""
+    return {t["table"]: t["key"] for t in project_vars()["raw_tables"]}
+
+
 def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint: str,
-            last: tuple | None) -> StagingDecision:
-    if not has_table(con, "staging", model):
+            last: tuple | None, vouched: list[str]) -> StagingDecision:
+    if table in vouched:
+        return StagingDecision(model, table, 0, as_view=True)
+    if not has_table(con, "staging", model) or _is_view(con, "staging", model):  # dbt builds the table in full
         (rows,) = con.execute(f"select count(*) from raw.{table}").fetchone() if has_table(con, "raw", table) else (0,)
         return StagingDecision(model, table, rows, first_build=True)
     if last is None:
@@ -134,12 +192,18 @@ def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint:
     return StagingDecision(model, table, new, why)
 
 
-def plan_staging(con: duckdb.DuckDBPyConnection) -> StagingPlan:
-    """Compare raw (and the load ledger) with what each incremental staging model's last build saw."""
+def _is_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
+                       "and table_type = 'VIEW'", [schema, name]).fetchone()[0] > 0
+
+
+def plan_staging(con: duckdb.DuckDBPyConnection, vouched: list[str]) -> StagingPlan:
+    """Views over the raw tables in ``vouched`` (keys_vouched_unique); for the rest, compare raw (and the load
+    ledger) with what each incremental staging model's last build saw."""
     fingerprints = code_fingerprints()
     last = {}
     if has_table(con, *BUILDS):
         last = {r[0]: r[1:] for r in con.execute(
             f"select model, loaded_through, raw_rows, code_fingerprint from {'.'.join(BUILDS)}").fetchall()}
-    return StagingPlan(tuple(_decide(con, model, table, fingerprints[model], last.get(model))
+    return StagingPlan(tuple(_decide(con, model, table, fingerprints[model], last.get(model), vouched)
                              for model, table in sorted(incremental_models().items())))

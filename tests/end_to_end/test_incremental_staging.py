@@ -1,10 +1,12 @@
-"""Incremental staging of the facts: the daily build stages only what changed, and equals a full rebuild.
+"""Staging of the facts: views over raw while the load ledger vouches for their keys, else incremental tables that
+stage only what changed, and equal a full rebuild either way.
 
 One small warehouse goes through a user's days with the real loader, real dbt and real Dagster
-materialisations of the staging models: a first build, a day appended (with a key re-sent by its source and keys
-another source also sends), the same files again, then a full export replaced with fewer rows. After each
-build the staged facts are compared with a full rebuild of the same raw tables (or, after the full refresh,
-with the rows they must hold).
+materialisations of the staging models: a first build from one source (views), two days appended by another
+source (with a key re-sent by its source and keys the first source also sends: those facts become tables), a third
+day (incremental), the same files again, then a full export replaced with fewer rows. After each build the staged
+facts are compared with a full rebuild of the same raw tables (or, after the full refresh, with the rows they must
+hold).
 """
 
 from __future__ import annotations
@@ -142,7 +144,12 @@ def days(tmp_path_factory, dbt_manifest):
     steps["appended"] = _build(warehouse)
     steps["appended_full"] = _full_rebuild(warehouse, root / "full1")
 
-    _load(warehouse, day2_files, "till", "append")  # the same files again: the loader skips them
+    day3_files = _write(root / "inbox", _frames(161, 30, "2026-06-29"), "_day3")  # new keys only
+    _load(warehouse, day3_files, "till", "append")
+    steps["day3"] = _build(warehouse)
+    steps["day3_full"] = _full_rebuild(warehouse, root / "full2")
+
+    _load(warehouse, day3_files, "till", "append")  # the same files again: the loader skips them
     steps["again"] = _build(warehouse)
 
     # shop's next full export has lost orders 50..60 (and their lines): they must leave staging
@@ -153,21 +160,47 @@ def days(tmp_path_factory, dbt_manifest):
     return steps
 
 
-def test_the_first_build_stages_everything(days):
+VIEWED = "(each key loaded once: nothing to deduplicate or copy)"
+
+
+def test_one_source_is_staged_as_views_over_raw(days):
     first = days["first"]
-    assert first["log"] == f"staging: first build ({60 + 120 + 60 + 60:,} raw rows)"
-    assert set(first["built"].values()) == {"first build: 60 raw rows", "first build: 120 raw rows"}
+    assert first["log"] == (f"staging: views over raw.marketing_touches, raw.order_items, raw.orders, "
+                            f"raw.web_events {VIEWED}")
+    assert first["built"]["stg_shop__orders"] == "view over raw.orders: each key loaded once, nothing to " \
+                                                 "deduplicate or copy"
+    tables = dict(query(days["warehouse"], "select table_name, table_type from information_schema.tables "
+                                           "where table_schema = 'staging'").itertuples(index=False))
+    assert tables["stg_shop__order_items"] == "VIEW"  # still one source's keys after every day
     assert len(first["staged"]["stg_shop__orders"]) == 60
 
 
-def test_an_appended_day_is_staged_incrementally_and_equals_a_full_rebuild(days):
+def test_keys_another_source_shares_make_tables_that_equal_a_full_rebuild(days):
     appended = days["appended"]
-    # orders 30 + 31, lines 60 + 60, events 30 + 30, touches 32 + 31 less the day-one touch 7 the day-two one replaced
-    new_rows = 61 + 120 + 60 + 62
-    assert appended["log"] == f"staging: incremental ({new_rows:,} new raw rows since the last build)"
-    assert appended["built"]["stg_shop__orders"] == "incremental: 61 new raw rows since the last build"
+    # the till re-sent order 3 and touches 5 and 7, which shop had sent: orders and touches are deduplicated
+    # into tables (their first build: shop's 60 orders + the till's 30 + 31; touches 60 + 32 + 31 less the day-one
+    # touch 7 the day-two one replaced); the till's lines and events have keys of their own, still views
+    assert appended["log"] == (f"staging: first build ({121 + 122:,} raw rows); views over raw.order_items, "
+                               f"raw.web_events {VIEWED}")
+    assert appended["built"]["stg_shop__orders"] == "first build: 121 raw rows"
     _assert_same(appended["staged"], days["appended_full"])
     assert len(appended["staged"]["stg_shop__orders"]) == 120
+
+
+def test_an_appended_day_is_staged_incrementally_and_equals_a_full_rebuild(days):
+    day3 = days["day3"]
+    assert day3["log"] == (f"staging: incremental ({30 + 30:,} new raw rows since the last build); views over "
+                           f"raw.order_items, raw.web_events {VIEWED}")
+    assert day3["built"]["stg_shop__orders"] == "incremental: 30 new raw rows since the last build"
+    _assert_same(day3["staged"], days["day3_full"])
+    assert len(day3["staged"]["stg_shop__orders"]) == 150
+
+
+def test_the_load_ledger_says_which_loads_share_keys_with_another_source(days):
+    shared = dict(query(days["warehouse"], "select file, keys_in_other_sources from raw._loads where source = "
+                                           "'till' and raw_table in ('orders', 'order_items')").itertuples(index=False))
+    assert shared == {"orders_day1.csv": 0, "orders_day2.csv": 1, "orders_day3.csv": 0,
+                      "order_items_day1.csv": 0, "order_items_day2.csv": 0, "order_items_day3.csv": 0}
 
 
 def test_a_resent_key_keeps_the_newest_export(days):
@@ -182,9 +215,9 @@ def test_a_resent_key_keeps_the_newest_export(days):
 def test_the_same_files_again_change_nothing_and_dbt_is_not_run(days):
     again = days["again"]
     assert again["log"].startswith("features: unchanged: the raw tables, load ledger, as-of date and dbt code are "
-                                   f"those of run {days['appended']['run_id']}'s complete build")
+                                   f"those of run {days['day3']['run_id']}'s complete build")
     assert set(again["built"].values()) == {again["log"].removeprefix("features: ")}
-    _assert_same(again["staged"], days["appended_full"])
+    _assert_same(again["staged"], days["day3_full"])
 
 
 def test_a_replaced_full_export_refreshes_staging_and_its_removed_rows_leave(days):
@@ -192,36 +225,43 @@ def test_a_replaced_full_export_refreshes_staging_and_its_removed_rows_leave(day
     assert replaced["log"].startswith("staging: full refresh (")
     assert "stg_shop__orders: source shop replaced its export of raw.orders" in replaced["log"]
     assert replaced["built"]["stg_shop__orders"] == "full refresh: source shop replaced its export of raw.orders"
-    assert replaced["built"]["stg_web__events"].startswith("full refresh: another staging model needed one")
+    assert replaced["built"]["stg_marketing__touches"].startswith("full refresh: another staging model needed one")
     orders = replaced["staged"]["stg_shop__orders"]["order_id"]
-    assert set(orders) == set(range(1, 50)) | set(range(101, 161))
-    lines = replaced["staged"]["stg_shop__order_items"]["order_id"]
+    assert set(orders) == set(range(1, 50)) | set(range(101, 191))
+    lines = replaced["staged"]["stg_shop__order_items"]["order_id"]  # a view: raw as it is now
     assert set(lines) == set(orders) and len(lines) == 2 * len(orders)
-    # the other facts did not change: as staged after the appended day
+    # the other facts did not change: as staged after the third day
     for model in ("stg_web__events", "stg_marketing__touches"):
-        pd.testing.assert_frame_equal(replaced["staged"][model], days["appended_full"][model], obj=model)
+        pd.testing.assert_frame_equal(replaced["staged"][model], days["day3_full"][model], obj=model)
 
 
 def _plan_after(days, tmp_path, change: str) -> dict[str, str | None]:
     """What the next build would do after ``change`` to a copy of the last warehouse (no dbt run needed)."""
-    from orchestration.lib.staging_builds import plan_staging
+    from orchestration.lib.staging_builds import keys_vouched_unique, plan_staging
 
     copy = tmp_path / "w.duckdb"
     shutil.copy(days["warehouse"], copy)
     with duckdb.connect(str(copy)) as con:
         con.execute(change)
-        plan = plan_staging(con)
-    return {d.model: d.refresh_because for d in plan.decisions}
+        plan = plan_staging(con, keys_vouched_unique(con))
+    return {d.model: "view" if d.as_view else d.refresh_because for d in plan.decisions}
 
 
 def test_rows_deleted_outside_the_loader_or_new_code_refresh_in_full(days, tmp_path):
-    assert set(_plan_after(days, tmp_path, "select 1").values()) == {None}  # as built: incremental
-    deleted = _plan_after(days, tmp_path, "delete from raw.web_events where event_id < 11")
-    assert deleted["stg_web__events"] == "10 rows of raw.web_events the last build staged are no longer there"
-    assert deleted["stg_marketing__touches"] is None
+    assert _plan_after(days, tmp_path, "select 1") == {  # as built: incremental tables and views
+        "stg_shop__orders": None, "stg_marketing__touches": None, "stg_shop__order_items": "view",
+        "stg_web__events": "view"}
+    # shop's touches 1..10, and the till's 5 and 7
+    deleted = _plan_after(days, tmp_path, "delete from raw.marketing_touches where touch_id < 11")
+    assert deleted["stg_marketing__touches"] == ("12 rows of raw.marketing_touches the last build staged are no "
+                                                 "longer there")
+    assert deleted["stg_shop__orders"] is None
     changed = _plan_after(days, tmp_path, "update staging._incremental_builds set code_fingerprint = 'before' "
-                                          "where model = 'stg_shop__order_items'")
-    assert changed["stg_shop__order_items"] == "its code changed since the last build"
+                                          "where model = 'stg_shop__orders'")
+    assert changed["stg_shop__orders"] == "its code changed since the last build"
     by_hand = _plan_after(days, tmp_path, "insert into raw.orders (order_id, customer_id, order_ts) "
                                           "values (999, 1, timestamp '2026-06-01')")
     assert by_hand["stg_shop__orders"] == "1 row of raw.orders has no _loaded_at (written outside the loader)"
+    # a row written outside the loader is not vouched for: its table is deduplicated into a table again
+    assert _plan_after(days, tmp_path, "insert into raw.web_events (event_id, customer_id) values (999, 1)")[
+        "stg_web__events"] is None

@@ -3,7 +3,7 @@
 -- test/internal accounts flagged (kept here, excluded from features). Phone and consents are only
 -- read by the audience exports (orchestration/defs/audiences), never by features or marts.
 with loaded as (
-    {{ dedupe(source('raw', 'customers'), 'customer_id', newest_export_first()) }}
+    {{ dedupe(source('raw', 'customers'), 'customer_id', newest_export_first(), 'customers') }}
 ),
 
 cleaned as (

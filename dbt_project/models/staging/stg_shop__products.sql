@@ -1,7 +1,7 @@
 -- One row per product_id (each source's load keeps a key once; across sources the newest export wins), category normalised,
 -- price rank within its category (0 = cheapest, 1 = dearest) for price-sensitivity features.
 with loaded as (
-    {{ dedupe(source('raw', 'products'), 'product_id', newest_export_first()) }}
+    {{ dedupe(source('raw', 'products'), 'product_id', newest_export_first(), 'products') }}
 ),
 
 cleaned as (

@@ -39,7 +39,8 @@ from orchestration.lib.metadata import table_metadata
 from orchestration.lib.sql_warehouse import SparkWarehouse
 from orchestration.lib.settings import (DUCKDB, DUCKDB_MEMORY_ENV, SPARK, WAREHOUSE_ENV, WAREHOUSE_POOL,
                                         duckdb_memory_limit, parse_as_of_date)
-from orchestration.lib.staging_builds import StagingPlan, code_fingerprints, incremental_models, plan_staging
+from orchestration.lib.staging_builds import (StagingPlan, code_fingerprints, incremental_models, keys_vouched_unique,
+                                             plan_staging)
 
 SEGMENT_MARTS = "marts.segments resource_type:snapshot"  # dbt selector: the models over the segmentation's tables, and the membership snapshot
 
@@ -101,12 +102,19 @@ def _as_of_date(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return as_of
 
 
+def _vouched(warehouse: WarehouseResource) -> list[str]:
+    """The raw tables whose keys the load ledger vouches unique: staging reads them without deduplicating."""
+    with warehouse.connect(read_only=True) as con:
+        return keys_vouched_unique(con)
+
+
 def _duckdb_vars(context: dg.AssetExecutionContext, warehouse: WarehouseResource, analysis: AnalysisSettings) -> dict:
-    """The vars of both dbt steps on DuckDB: the as-of date, and each incremental staging model's code (recorded
-    with its builds: a change means a full refresh next time). The same in both, so that the second step reuses
-    the first's parsed project (dbt parses everything again when the vars differ)."""
+    """The vars of both dbt steps on DuckDB: the as-of date, each incremental staging model's code (recorded
+    with its builds: a change means a full refresh next time) and the raw tables staged as views. The same in
+    both, so that the second step reuses the first's parsed project (dbt parses everything again when the vars
+    differ)."""
     return {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
-            "staging_fingerprints": code_fingerprints()}
+            "staging_fingerprints": code_fingerprints(), "keys_vouched_unique": _vouched(warehouse)}
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
@@ -180,7 +188,9 @@ def _build_on_spark(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
     if stale:
         raise dg.Failure("Spark's raw tables are not the ones loaded into DuckDB (" + "; ".join(stale) + "): "
                          "materialise raw_exports with the engine spark first.")
-    dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat()}
+    # Spark's raw tables are DuckDB's load area published (checked above): its ledger vouches for their keys too
+    dbt_vars = {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
+                "keys_vouched_unique": _vouched(warehouse)}
     step = context.op_def.name
     for why in note.values():
         context.log.info(f"{step}: {why}")
@@ -219,7 +229,8 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
     with warehouse.connect(read_only=True) as con:
         inputs = inputs_fingerprint(con, dbt_vars)
         since_run = whole and last_complete_build(con, inputs, [tuple(k.path) for k in context.assets_def.keys])
-        staging = plan_staging(con)  # the facts' staging: incremental, or a full refresh and why
+        # the facts' staging: views, incremental, or a full refresh and why
+        staging = plan_staging(con, dbt_vars["keys_vouched_unique"])
     if since_run:
         yield from _unchanged(context, since_run)
         return
