@@ -140,6 +140,16 @@ def test_a_failed_write_leaves_the_previous_files_and_no_partial_ones(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["orders.parquet"]
 
 
+def test_a_chunk_that_does_not_fit_its_file_fails_the_write_after_the_fact_and_leaves_nothing(tmp_path):
+    # chunks are written by a thread of their own: its error reaches the caller, naming the table
+    orders = make_demo_data(GeneratorConfig(n_customers=50))[0]["orders"]
+    with pytest.raises(ValueError, match="orders: a chunk's columns .* do not fit the file's"):
+        with ParquetTables(tmp_path) as out:
+            out.append({"orders": orders})
+            out.append({"orders": orders.drop(columns=["channel"])})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ids_stop_with_a_clear_error_before_they_would_meet_the_next_range():
     ids = IdCounters()
     ids.next["touch"] = ID_SPACE - 10  # as if ~20M customers had been drawn
