@@ -1,8 +1,10 @@
 -- One row per touch_id (each source's load keeps a key once; across sources the newest export wins), channel normalised.
-{{ config(materialized=staging_materialization('marketing_touches'), unique_key='touch_id', incremental_strategy='delete+insert',
+{{ config(materialized=staging_materialization('marketing_touches'), unique_key='touch_id',
+          incremental_strategy='delete+insert',
           post_hook="{{ record_staging_build('marketing_touches') }}") }}
 with loaded as (
-    {{ dedupe(rows_to_stage(source('raw', 'marketing_touches'), 'touch_id'), 'touch_id', newest_export_first(), 'marketing_touches') }}
+    {{ dedupe(rows_to_stage(source('raw', 'marketing_touches'), 'touch_id'), 'touch_id',
+              newest_export_first(), 'marketing_touches') }}
 )
 
 select

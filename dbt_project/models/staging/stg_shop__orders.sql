@@ -1,10 +1,12 @@
 -- One row per order_id (each source's load keeps a key once; across sources the newest export wins). Codes normalised (null channel -> 'unknown'). An order whose own
 -- fields cannot be trusted keeps a dq_issue reason (quarantined); checks that need another
 -- table (unknown customer) are made in int_orders__checked.
-{{ config(materialized=staging_materialization('orders'), unique_key='order_id', incremental_strategy='delete+insert',
+{{ config(materialized=staging_materialization('orders'), unique_key='order_id',
+          incremental_strategy='delete+insert',
           post_hook="{{ record_staging_build('orders') }}") }}
 with deduped as (
-    {{ dedupe(rows_to_stage(source('raw', 'orders'), 'order_id', as_of_column='order_ts'), 'order_id', newest_export_first(), 'orders') }}
+    {{ dedupe(rows_to_stage(source('raw', 'orders'), 'order_id', as_of_column='order_ts'), 'order_id',
+              newest_export_first(), 'orders') }}
 )
 
 select
