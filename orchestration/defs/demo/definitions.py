@@ -56,7 +56,7 @@ def _write_exports(data: DemoData, folder: Path, truth: Path, log) -> dict[str, 
         for chunk in data:
             exports.append(chunk.tables)
             planted.append({"planted_personas": chunk.planted})
-            log.info(f"{data.customers:,} of {data.total_customers:,} customers written: "
+            log.info(f"{data.customers:,} of {data.total_customers:,} customers generated: "
                      f"{sum(exports.rows.values()):,} rows ({time.perf_counter() - started:.0f} s)")
     return exports.rows
 
