@@ -22,11 +22,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from ml.scoring_sql import quote_identifier
+from orchestration.lib.contract import RAW_TABLES
 from orchestration.lib.dbt import manifest, project_vars
+from orchestration.lib.files import LEDGER
 from orchestration.lib.warehouse import column_names, has_table
 
 BUILDS = ("staging", "_incremental_builds")  # written by the models' post-hook (macro record_staging_build)
-LEDGER = ("raw", "_loads")  # the load ledger (lib/files.py)
 EPOCH = "timestamp '1970-01-01'"  # the watermark before any build, as the macro reads it
 
 
@@ -115,26 +117,26 @@ def keys_vouched_unique(con: duckdb.DuckDBPyConnection) -> list[str]:
     ``_loaded_at``) with a key, and it holds one source's rows or no load of its sources shared a key. A
     transaction log's orders are derived per file, so once one is loaded nothing qualifies. Reads
     ``_source`` and ``_loaded_at`` and the ledger, never the keys' distinct count (11 s for 47M touches)."""
-    if not has_table(con, *LEDGER):
+    if not has_table(con, *LEDGER.split(".")):
         return []
-    ledger = column_names(con, *LEDGER)
-    (logs,) = con.execute("select count(*) from raw._loads where entity = 'transactions'").fetchone()
+    ledger = column_names(con, *LEDGER.split("."))
+    (logs,) = con.execute(f"select count(*) from {LEDGER} where entity = 'transactions'").fetchone()
     if logs:
         return []
     vouched = []
-    for table, key in raw_keys().items():
+    for table, contract in RAW_TABLES.items():
         if not has_table(con, "raw", table):
             continue
         sources, unvouched = con.execute(
-            f"select count(distinct _source), count(*) filter (where _loaded_at is null or {key} is null) "
-            f"from raw.{table}").fetchone()
+            f"select count(distinct _source), count(*) filter (where _loaded_at is null or "
+            f"{quote_identifier(contract.key)} is null) from raw.{table}").fetchone()
         if unvouched:
             continue
         if sources > 1:
             if "keys_in_other_sources" not in ledger:
                 continue
             (shared,) = con.execute(
-                "select count(*) filter (where keys_in_other_sources is distinct from 0) from raw._loads "
+                f"select count(*) filter (where keys_in_other_sources is distinct from 0) from {LEDGER} "
                 f"where raw_table = ? and source in (select distinct _source from raw.{table})", [table]).fetchone()
             if shared:
                 continue
@@ -142,16 +144,11 @@ def keys_vouched_unique(con: duckdb.DuckDBPyConnection) -> list[str]:
     return vouched
 
 
-def raw_keys() -> dict[str, str]:
-    """Each raw table staging reads, and its key (dbt_project.yml's raw_tables)."""
-    return {t["table"]: t["key"] for t in project_vars()["raw_tables"]}
-
-
 def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint: str,
             last: tuple | None, vouched: list[str]) -> StagingDecision:
     if table in vouched:
         return StagingDecision(model, table, 0, as_view=True)
-    if not has_table(con, "staging", model) or _is_view(con, "staging", model):  # dbt builds the table in full
+    if not _staged_as_table(con, model):  # absent or a view: dbt builds the table in full
         (rows,) = con.execute(f"select count(*) from raw.{table}").fetchone() if has_table(con, "raw", table) else (0,)
         return StagingDecision(model, table, rows, first_build=True)
     if last is None:
@@ -192,9 +189,9 @@ def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint:
     return StagingDecision(model, table, new, why)
 
 
-def _is_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
-                       "and table_type = 'VIEW'", [schema, name]).fetchone()[0] > 0
+def _staged_as_table(con: duckdb.DuckDBPyConnection, model: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = 'staging' "
+                       "and table_name = ? and table_type = 'BASE TABLE'", [model]).fetchone()[0] > 0
 
 
 def plan_staging(con: duckdb.DuckDBPyConnection, vouched: list[str]) -> StagingPlan:
