@@ -61,7 +61,9 @@
     create schema if not exists staging;
     create table if not exists {{ staging_builds_table() }} (
         model varchar, raw_table varchar, loaded_through timestamp, raw_rows bigint, as_of_date date,
-        code_fingerprint varchar, full_refresh boolean, built_at timestamp)
+        code_fingerprint varchar, full_refresh boolean, built_at timestamp, lists_key varchar);
+    {#- a record made before the per-customer builds (macros/customer_builds.sql) lacks their column -#}
+    alter table {{ staging_builds_table() }} add column if not exists lists_key varchar
     {%- endif -%}
 {%- endmacro %}
 
@@ -70,6 +72,7 @@
     {%- if stages_incrementally() -%}
     delete from {{ staging_builds_table() }} where model = '{{ this.name }}';
     insert into {{ staging_builds_table() }}
+        (model, raw_table, loaded_through, raw_rows, as_of_date, code_fingerprint, full_refresh, built_at)
     select '{{ this.name }}', '{{ raw_table }}', max(_loaded_at), count(_loaded_at), {{ as_of_date() }},
            '{{ var("staging_fingerprints", {}).get(this.name, "") }}', {{ not is_incremental() }}, now()
     from {{ source('raw', raw_table) }}

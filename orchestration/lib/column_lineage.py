@@ -60,8 +60,10 @@ def column_lineage_metadata(unique_id: str, manifest: Mapping[str, Any], target_
         parent = manifest["nodes"].get(parent_id) or manifest["sources"].get(parent_id)
         if parent and parent.get("relation_name") and _relation(parent) in types:
             parents[parent["relation_name"]] = types[_relation(parent)]
-    if "macro.microseg.rows_to_stage" in props["depends_on"]["macros"] and BUILDS in types:
-        # an incremental staging model also reads the record of its last build, a table dbt does not declare
+    reads_record = {"macro.microseg.rows_to_stage", "macro.microseg.for_customers"} & set(props["depends_on"]["macros"])
+    if reads_record and BUILDS in types:
+        # an incremental staging or per-customer model also reads the record of its last build, a table dbt does
+        # not declare
         parents['"{}"."{}"."{}"'.format(props["database"], *BUILDS)] = types[BUILDS]
     try:
         return _build_column_lineage_metadata(

@@ -156,20 +156,11 @@ def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint:
         return StagingDecision(model, table, rows, "no record of its last build")
     loaded_through, raw_rows, code = last
     since = f"coalesce(cast(? as timestamp), {EPOCH})"
-    kept, new, unlabelled = con.execute(
-        f"select count(*) filter (where _loaded_at <= {since}), count(*) filter (where _loaded_at > {since}), "
-        f"count(*) filter (where _loaded_at is null) from raw.{table}", [loaded_through, loaded_through]).fetchone()
+    kept, new, unlabelled, replaced = raw_since(con, table, loaded_through)
     if code != fingerprint:
         return StagingDecision(model, table, new, "its code changed since the last build")
     if unlabelled:
-        return StagingDecision(model, table, new, f"{_rows(unlabelled)} of raw.{table} "
-                                                  f"{'has' if unlabelled == 1 else 'have'} no _loaded_at "
-                                                  "(written outside the loader)")
-    replaced = 0
-    if "replaced_loaded_at" in column_names(con, "raw", "_conflicts"):
-        (replaced,) = con.execute(
-            f"select count(*) from raw._conflicts where raw_table = ? and loaded_at > {since} "
-            f"and replaced_loaded_at <= {since}", [table, loaded_through, loaded_through]).fetchone()
+        return StagingDecision(model, table, new, unlabelled_rows(table, unlabelled))
     if kept + replaced == raw_rows:
         return StagingDecision(model, table, new)
     removed = raw_rows - kept - replaced
@@ -187,6 +178,25 @@ def _decide(con: duckdb.DuckDBPyConnection, model: str, table: str, fingerprint:
     else:
         why = f"raw.{table} holds {_rows(-removed)} loaded before the last build that it did not see"
     return StagingDecision(model, table, new, why)
+
+
+def raw_since(con: duckdb.DuckDBPyConnection, table: str, loaded_through) -> tuple[int, int, int, int]:
+    """raw.<table>'s rows loaded up to ``loaded_through`` (a build's watermark) and after it, its rows without
+    _loaded_at, and how many rows loaded up to it a newer row of their key has replaced since (raw._conflicts)."""
+    since = f"coalesce(cast(? as timestamp), {EPOCH})"
+    kept, new, unlabelled = con.execute(
+        f"select count(*) filter (where _loaded_at <= {since}), count(*) filter (where _loaded_at > {since}), "
+        f"count(*) filter (where _loaded_at is null) from raw.{table}", [loaded_through, loaded_through]).fetchone()
+    replaced = 0
+    if "replaced_loaded_at" in column_names(con, "raw", "_conflicts"):
+        (replaced,) = con.execute(
+            f"select count(*) from raw._conflicts where raw_table = ? and loaded_at > {since} "
+            f"and replaced_loaded_at <= {since}", [table, loaded_through, loaded_through]).fetchone()
+    return kept, new, unlabelled, replaced
+
+
+def unlabelled_rows(table: str, rows: int) -> str:
+    return f"{_rows(rows)} of raw.{table} {'has' if rows == 1 else 'have'} no _loaded_at (written outside the loader)"
 
 
 def _staged_as_table(con: duckdb.DuckDBPyConnection, model: str) -> bool:

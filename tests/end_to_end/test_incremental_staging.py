@@ -90,7 +90,7 @@ def _build(warehouse: Path) -> dict:
              for m in result.asset_materializations_for_node("dbt_features") if m.asset_key.path[1] in FACTS}
     logs = [e.user_message for e in instance.all_logs(result.run_id)]
     return {"built": built, "log": next(line for line in logs if line.startswith(("staging: ", "features: "))),
-            "staged": _staged(warehouse), "run_id": result.run_id}
+            "staged": _staged(warehouse), "run_id": result.run_id, "logs": logs}
 
 
 def _staged(warehouse: Path) -> dict[str, pd.DataFrame]:

@@ -1,5 +1,10 @@
+-- depends_on: {{ customer_build_inputs() }}
 -- depends_on: {{ ref('int_order_items__checked') }}, {{ ref('stg_shop__products') }}
 {%- set categories = top_categories() %}
+{{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
+          on_schema_change='sync_all_columns',
+          post_hook="{{ record_customer_build([top_categories()] if stages_incrementally() else []) }}") }}
+{%- set changed_only = rebuilds_changed_customers([categories]) %}
 {%- set named = [] %}
 {%- for category, slug in categories if category is not none %}{% do named.append(text_literal(category)) %}{% endfor %}
 -- What each customer buys: share of units per category (affinity: one laptop must not
@@ -14,7 +19,7 @@ with lines as (
         i.quantity,
         i.line_amount * (1 - o.discount_pct) as paid_amount
     from {{ ref('int_order_items__checked') }} as i
-    inner join {{ ref('int_orders__valid') }} as o on i.order_id = o.order_id
+    inner join {{ for_customers(ref('int_orders__valid'), changed_only) }} as o on i.order_id = o.order_id
     inner join {{ ref('stg_shop__products') }} as p on i.product_id = p.product_id
     where i.dq_issue is null and i.line_type = 'sale' and o.status <> 'cancelled'
 ),

@@ -1,17 +1,22 @@
+-- depends_on: {{ customer_build_inputs() }}
 -- depends_on: {{ ref('int_orders__checked') }}, {{ ref('stg_web__events') }}
 -- Where customers buy (order channel shares) and on what (device shares over web sessions and
 -- device-tagged orders), for the channels and devices the data has (top_channels, top_devices).
 {%- set channels = top_channels() %}
 {%- set devices = top_devices() %}
+{{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
+          on_schema_change='sync_all_columns',
+          post_hook="{{ record_customer_build([top_channels(), top_devices()] if stages_incrementally() else []) }}") }}
+{%- set changed_only = rebuilds_changed_customers([channels, devices]) %}
 with orders as (
     select customer_id, channel, device
-    from {{ ref('int_orders__valid') }}
+    from {{ for_customers(ref('int_orders__valid'), changed_only) }} as valid
     where status <> 'cancelled'
 ),
 
 sessions as (
     select customer_id, session_id, max(device) as device
-    from {{ ref('stg_web__events') }}
+    from {{ for_customers(ref('stg_web__events'), changed_only) }} as events
     group by customer_id, session_id
 ),
 

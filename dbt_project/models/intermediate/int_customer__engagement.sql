@@ -1,6 +1,11 @@
+-- depends_on: {{ customer_build_inputs() }}
 -- Response to marketing (over the year of touches), all channels together and per touch channel
 -- the data has (top_touch_channels), and on-site engagement (over the 30 days of web events).
 {%- set touch_channels = top_touch_channels() %}
+{{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
+          on_schema_change='sync_all_columns',
+          post_hook="{{ record_customer_build([top_touch_channels()] if stages_incrementally() else []) }}") }}
+{%- set changed_only = rebuilds_changed_customers([touch_channels]) %}
 with touches as (
     select
         customer_id,
@@ -14,7 +19,7 @@ with touches as (
         sum(case when {{ is_channel }} and opened then 1 else 0 end) as {{ slug }}_opened,
         sum(case when {{ is_channel }} and clicked then 1 else 0 end) as {{ slug }}_clicked
         {%- endfor %}
-    from {{ ref('stg_marketing__touches') }}
+    from {{ for_customers(ref('stg_marketing__touches'), changed_only) }} as touches
     group by customer_id
 ),
 
@@ -25,7 +30,7 @@ sessions as (
         sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
         max(case when event_type = 'search' then 1 else 0 end) as searched,
         max(case when event_type = 'add_to_cart' then 1 else 0 end) as added_to_cart
-    from {{ ref('stg_web__events') }}
+    from {{ for_customers(ref('stg_web__events'), changed_only) }} as events
     group by customer_id, session_id
 ),
 

@@ -1,10 +1,15 @@
+-- depends_on: {{ customer_build_inputs() }}
 -- How a customer buys over time, from order dates alone (so a bare transaction log has it too):
 -- the mean gap between orders, how regular those gaps are, and whether spend is rising or
 -- falling (the later half of the history window against the earlier half).
+{{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
+          on_schema_change='sync_all_columns',
+          post_hook="{{ record_customer_build() }}") }}
+{%- set changed_only = rebuilds_changed_customers() %}
 {%- set half = (var('history_days') / 2) | int %}
 with orders as (
     select customer_id, order_date, paid_amount - refunded_amount as net_amount
-    from {{ ref('int_orders__valid') }}
+    from {{ for_customers(ref('int_orders__valid'), changed_only) }} as valid
     where status <> 'cancelled'
 ),
 

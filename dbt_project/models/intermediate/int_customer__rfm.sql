@@ -1,6 +1,11 @@
+-- depends_on: {{ customer_build_inputs() }}
 -- Recency, frequency and monetary value per customer, from non-cancelled orders.
+{{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
+          on_schema_change='sync_all_columns',
+          post_hook="{{ record_customer_build() }}") }}
+{%- set changed_only = rebuilds_changed_customers() %}
 with orders as (
-    select * from {{ ref('int_orders__valid') }} where status <> 'cancelled'
+    select * from {{ for_customers(ref('int_orders__valid'), changed_only) }} as valid where status <> 'cancelled'
 )
 
 select

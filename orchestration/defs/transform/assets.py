@@ -32,6 +32,8 @@ from orchestration.defs.resources import AnalysisSettings, ComputeEngine, Wareho
 from orchestration.defs.transform.translator import translator
 from orchestration.lib import spark
 from orchestration.lib.column_lineage import column_lineage_metadata, column_types, runtime_manifest
+from orchestration.lib.customer_builds import (CustomerPlan, customer_fingerprints, forget_customer_builds,
+                                               plan_customers)
 from orchestration.lib.dbt import build_waiting_for_lock, dbt_project, project_vars
 from orchestration.lib.engine import refuse_run_reading_duckdb
 from orchestration.lib.feature_builds import inputs_fingerprint, last_complete_build, record_complete_build
@@ -57,10 +59,13 @@ def dbt_build_args(dbt_vars: dict, full_refresh: bool = False) -> list[str]:
 
 
 def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionContext,
-                         warehouse: WarehouseResource, staging: StagingPlan | None) -> Iterator:
+                         warehouse: WarehouseResource, staging: StagingPlan | None,
+                         customers: CustomerPlan | None) -> Iterator:
     """Row counts, column schema and column lineage for every model dbt built; for an incremental staging
-    model, whether it was built incrementally or refreshed, and why."""
+    model, whether it was built incrementally or refreshed, and why; for a per-customer model, which customers
+    it rebuilt."""
     incremental = {d.model for d in staging.decisions} if staging else set()
+    per_customer = set(customers.models) if customers else set()
     with warehouse.connect(read_only=True) as con:
         types, manifest = column_types(con), runtime_manifest(invocation)
         for event in events:
@@ -75,6 +80,7 @@ def _with_table_metadata(events: list, invocation, context: dg.AssetExecutionCon
                         **column_lineage_metadata(unique_id, manifest, invocation.target_path, types, translator,
                                                   dbt_project),
                         **({"staging_build": staging.describe(key.path[1])} if key.path[1] in incremental else {}),
+                        **({"customer_build": customers.describe()} if key.path[1] in per_customer else {}),
                     })
             yield event
 
@@ -109,23 +115,24 @@ def _vouched(warehouse: WarehouseResource) -> list[str]:
 
 
 def _duckdb_vars(context: dg.AssetExecutionContext, warehouse: WarehouseResource, analysis: AnalysisSettings) -> dict:
-    """The vars of both dbt steps on DuckDB: the as-of date, each incremental staging model's code (recorded
-    with its builds: a change means a full refresh next time) and the raw tables staged as views. The same in
-    both, so that the second step reuses the first's parsed project (dbt parses everything again when the vars
-    differ)."""
+    """The vars of both dbt steps on DuckDB: the as-of date, each incremental staging model's code and each
+    per-customer model's code and vars (recorded with their builds: a change means a full rebuild next time) and
+    the raw tables staged as views. The same in both, so that the second step reuses the first's parsed project
+    (dbt parses everything again when the vars differ)."""
     return {"as_of_date": _as_of_date(context, warehouse, analysis).isoformat(),
-            "staging_fingerprints": code_fingerprints(), "keys_vouched_unique": _vouched(warehouse)}
+            "staging_fingerprints": code_fingerprints(), "customer_fingerprints": customer_fingerprints(),
+            "keys_vouched_unique": _vouched(warehouse)}
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-           dbt_vars: dict, staging: StagingPlan | None = None) -> Iterator:
+           dbt_vars: dict, staging: StagingPlan | None = None, customers: CustomerPlan | None = None) -> Iterator:
     # dbt runs from dbt_project/; hand it the same absolute warehouse path Dagster uses.
     os.environ[WAREHOUSE_ENV] = str(warehouse.resolved_path())
     os.environ[DUCKDB_MEMORY_ENV] = duckdb_memory_limit()  # the same memory cap as the run's own sessions
     args = dbt_build_args(dbt_vars, full_refresh=bool(staging and staging.full_refresh))
     # waits while another process (an analyst's session on the live file) holds the lock
     invocation, events = build_waiting_for_lock(context, dbt, args, warehouse.resolved_path())
-    yield from _with_table_metadata(events, invocation, context, warehouse, staging)
+    yield from _with_table_metadata(events, invocation, context, warehouse, staging, customers)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed (see the dbt log above); models downstream of the failure were skipped "
@@ -231,11 +238,18 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
         since_run = whole and last_complete_build(con, inputs, [tuple(k.path) for k in context.assets_def.keys])
         # the facts' staging: views, incremental, or a full refresh and why
         staging = plan_staging(con, dbt_vars["keys_vouched_unique"])
+        # the per-customer models: only the changed customers, or every customer and why
+        customers = plan_customers(con, dbt_vars, staging.full_refresh, finds_changed=whole or any(
+            key.path[-1] == "int_customers__changed" for key in context.selected_asset_keys))
     if since_run:
         yield from _unchanged(context, since_run)
         return
     context.log.info(staging.summary())
-    yield from _build(context, dbt, warehouse, dbt_vars, staging)
+    context.log.info(customers.summary())
+    if customers.rebuild_all_because:
+        with warehouse.transaction("staging") as con:
+            forget_customer_builds(con, customers.models)
+    yield from _build(context, dbt, warehouse, dbt_vars, staging, customers)
     if whole:  # dbt's on-run-start cleared the last record; this build succeeded in full
         with warehouse.transaction("staging") as con:
             record_complete_build(con, inputs, context.run.run_id)

@@ -1,0 +1,164 @@
+{#- The per-customer intermediate models, rebuilt only for the customers whose raw rows changed.
+
+    On DuckDB these models are incremental tables whose build recomputes every customer with a raw row loaded
+    since the model's last build (int_customers__changed, found once per build: their orders, order lines, web
+    events, touches or customer row) from all of that customer's rows, deletes those customers' rows and inserts
+    the new ones (strategy changed_customers). Each customer's rows depend on that customer's own rows only, so
+    the result equals a full rebuild, as long as nothing else moved since that build: the same code, vars and
+    as-of date (the record's fingerprint and as-of date, checked here), the same feature columns (the top
+    categories, channels and devices a model's columns are named after, checked here: when they changed every
+    customer is recomputed), and no raw row removed or product changed (checked by Dagster before dbt runs, which
+    then forgets the record: orchestration/lib/customer_builds.py). Without a record that applies, every customer
+    is rebuilt. Elsewhere (Spark) they are tables, rebuilt in full.
+
+    The record is a row per model in staging._incremental_builds (macros/incremental.sql), written by the
+    model's post-hook in the model's own transaction. -#}
+
+{% macro customer_materialization() -%}
+    {{ return('incremental' if stages_incrementally() else 'table') }}
+{%- endmacro %}
+
+{#- The raw tables a customer's features are read from, and the key of each (every raw row of a key with a new
+    row counts: a re-sent order may name another customer than its first version did). -#}
+{% macro customer_raw_tables() -%}
+    {{ return({'customers': 'customer_id', 'orders': 'order_id', 'order_items': 'order_item_id',
+               'web_events': 'event_id', 'marketing_touches': 'touch_id'}) }}
+{%- endmacro %}
+
+{#- For a `-- depends_on:` comment in each such model: what it reads besides its own refs (the changed customers,
+    and the raw tables its record counts), which dbt must see when it parses the model, when they are not read. -#}
+{% macro customer_build_inputs() -%}
+    {%- if model.resource_type == 'unit_test' -%}
+        {{ return('') }}  {#- a unit test's inputs are its fixtures; these are read only in a build -#}
+    {%- endif -%}
+    {{ ref('int_customers__changed') }}, {{ customer_raw_sources() }}
+{%- endmacro %}
+
+{#- The raw tables the changed customers are found in and the records count. -#}
+{% macro customer_raw_sources() -%}
+    {%- for table in customer_raw_tables().keys() | list + ['products'] -%}
+        {{ source('raw', table) }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- Whether this model's last build can be brought up to date customer by customer: its record exists and was
+    made with this model's code fingerprint (Dagster's var customer_fingerprints; dbt run by hand has none, and
+    rebuilds every customer) and this build's as-of date. -#}
+{% macro customer_record_applies() -%}
+    {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set fingerprint = var('customer_fingerprints', {}).get(this.name, '') -%}
+    {%- set found = run_query(
+        "select count(*) from " ~ staging_builds_table() ~ " where model = '" ~ this.name ~ "' and code_fingerprint = '"
+        ~ fingerprint ~ "' and as_of_date = " ~ as_of_date()) -%}
+    {{ return(fingerprint != '' and found.columns[0].values()[0] == 1) }}
+{%- endmacro %}
+
+{#- Whether only the changed customers are rebuilt: the record applies and the feature columns named after the
+    values in `lists` (top_categories() and friends) are those of the last build. -#}
+{% macro rebuilds_changed_customers(lists=[]) -%}
+    {%- if not customer_record_applies() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query("select lists_key from " ~ staging_builds_table()
+                              ~ " where model = '" ~ this.name ~ "'") -%}
+    {{ return(found.columns[0].values()[0] == tojson(lists) and changed_customers_found_now()) }}
+{%- endmacro %}
+
+{#- Whether int_customers__changed was built by this dbt invocation (its marker row: customer_id null, this
+    invocation's id). A build of a few models that leaves it out (a subset selected in Dagster) cannot trust an
+    older list, and rebuilds every customer. -#}
+{% macro changed_customers_found_now() -%}
+    {%- set found = run_query("select count(*) from " ~ ref('int_customers__changed') ~ " where customer_id is null "
+                              ~ "and invocation_id = '" ~ invocation_id ~ "'") -%}
+    {{ return(found.columns[0].values()[0] == 1) }}
+{%- endmacro %}
+
+{#- The earliest watermark of the per-customer models' records, as a SQL literal (none without a record): the
+    customers changed since it are a superset of those changed since any one model's last build. A literal, not
+    a subquery, so DuckDB skips the raw row groups loaded before it (0.03 s for a day at 1M customers). -#}
+{% macro customers_changed_since() -%}
+    {%- if not execute or not stages_incrementally() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set models = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+                                            and node.config.get('incremental_strategy') == 'changed_customers' -%}
+        {%- do models.append("'" ~ node.name ~ "'") -%}
+    {%- endfor -%}
+    {%- set found = run_query("select cast(min(loaded_through) as varchar) from " ~ staging_builds_table()
+                              ~ " where model in (" ~ models | join(', ') ~ ")") -%}
+    {%- set since = found.columns[0].values()[0] -%}
+    {{ return(none if since is none else "timestamp '" ~ since ~ "'") }}
+{%- endmacro %}
+
+{#- The customers with a raw row loaded after `since` (or written without _loaded_at): every raw row of a key that
+    has such a row, as a re-sent key's older row may name another customer. -#}
+{% macro changed_customers(since) -%}
+    {%- set tables = customer_raw_tables() -%}
+    {%- set new_keys = {} -%}
+    {%- for table, key in tables.items() -%}
+        {%- do new_keys.update({table: "select " ~ key ~ " from " ~ source('raw', table) ~ " where _loaded_at > "
+                                       ~ since ~ " or _loaded_at is null"}) -%}
+    {%- endfor -%}
+    select customer_id from {{ source('raw', 'customers') }} where customer_id in ({{ new_keys['customers'] }})
+    union
+    select customer_id from {{ source('raw', 'orders') }} where order_id in (
+        {{ new_keys['orders'] }}
+        union
+        select order_id from {{ source('raw', 'order_items') }} where order_item_id in ({{ new_keys['order_items'] }}))
+    union
+    select customer_id from {{ source('raw', 'web_events') }} where event_id in ({{ new_keys['web_events'] }})
+    union
+    select customer_id from {{ source('raw', 'marketing_touches') }}
+    where touch_id in ({{ new_keys['marketing_touches'] }})
+{%- endmacro %}
+
+{#- `relation` (with a customer_id) as this build reads it: only the changed customers' rows when
+    `changed_only` (rebuilds_changed_customers()), else all of it. -#}
+{% macro for_customers(relation, changed_only) -%}
+    {%- if changed_only -%}
+    (select * from {{ relation }} where customer_id in (select customer_id from {{ ref('int_customers__changed') }}))
+    {%- else -%}
+    {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Strategy changed_customers: the rebuilt customers' rows replace theirs. A customer with no row any more (an
+    order now quarantined, a test account) loses the old one: every changed customer's rows are deleted, not only
+    those the build produced. When the record does not apply the build holds every customer: all rows go. -#}
+{% macro get_incremental_changed_customers_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- if customer_record_applies() and changed_customers_found_now() %}
+    delete from {{ target }} where customer_id in (
+        select customer_id from {{ arg_dict['temp_relation'] }}
+        union
+        select customer_id from {{ ref('int_customers__changed') }});
+    {%- else %}
+    delete from {{ target }};
+    {%- endif %}
+    insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+{#- Post-hook: what this build saw (how far raw was loaded, how many raw rows, the as-of date, the code and the
+    feature columns' values), in the model's transaction. raw_rows counts the customer_raw_tables() and products,
+    as Dagster reconciles them (orchestration/lib/customer_builds.py). -#}
+{% macro record_customer_build(lists=[]) -%}
+    {%- if stages_incrementally() -%}
+    {%- set tables = customer_raw_tables().keys() | list + ['products'] -%}
+    delete from {{ staging_builds_table() }} where model = '{{ this.name }}';
+    insert into {{ staging_builds_table() }}
+        (model, raw_table, loaded_through, raw_rows, as_of_date, code_fingerprint, full_refresh, built_at, lists_key)
+    select '{{ this.name }}', '{{ tables | join(", ") }}', max(loaded_at), sum(rows_), {{ as_of_date() }},
+           '{{ var("customer_fingerprints", {}).get(this.name, "") }}', {{ not is_incremental() }}, now(),
+           {{ text_literal(tojson(lists)) }}
+    from (
+        {%- for table in tables %}
+        select max(_loaded_at) as loaded_at, count(*) as rows_ from {{ source('raw', table) }}
+        {{- ' union all' if not loop.last }}
+        {%- endfor %}
+    ) as loaded
+    {%- endif -%}
+{%- endmacro %}
