@@ -77,6 +77,9 @@ class CustomerPlan:
             return "customer features: first build (every customer)"
         if self.rebuild_all_because:
             return f"customer features: every customer rebuilt ({self.rebuild_all_because})"
+        if not self.new_rows:
+            return f"customer features: no raw row loaded since the last build, no customer to rebuild " \
+                   f"({len(self.models)} models)"
         return (f"customer features: only the customers of the {self.new_rows:,} raw rows loaded since the last "
                 f"build are rebuilt ({len(self.models)} models)")
 
@@ -118,11 +121,14 @@ def _rebuild_all_because(con, models, records, dbt_vars, staging_full_refresh) -
     moved = sorted({records[m][3] for m in models} - {as_of})
     if moved:
         return f"the as-of date moved from {', '.join(moved)} to {as_of}"
+    counted = {}  # the models' records usually share one watermark: raw is counted once for it
     for model in models:
         loaded_through, raw_rows = records[model][0], records[model][1]
         read = 0
         for table in RAW:
-            kept, new, unlabelled, replaced = raw_since(con, table, loaded_through)
+            if (table, loaded_through) not in counted:
+                counted[table, loaded_through] = raw_since(con, table, loaded_through)
+            kept, new, unlabelled, replaced = counted[table, loaded_through]
             if unlabelled:
                 return unlabelled_rows(table, unlabelled)
             if table == "products" and new:
