@@ -15,53 +15,48 @@ build recomputes that fraction of these models.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import duckdb
 
 from orchestration.lib.dbt import manifest
 from orchestration.lib.settings import DBT_PROJECT_DIR
-from orchestration.lib.staging_builds import BUILDS, raw_since, unlabelled_rows
+from orchestration.lib.staging_builds import BUILDS, code_fingerprint, raw_since, unlabelled_rows
 from orchestration.lib.warehouse import has_table
 
 STRATEGY = "changed_customers"  # the incremental strategy of these models
-# what a customer's features are read from (the macro customer_raw_tables), and products, which move everyone
-RAW = ("customers", "orders", "order_items", "web_events", "marketing_touches", "products")
-SCHEMA = "intermediate"  # where dbt builds them
+
+
+def _customer_nodes() -> dict[str, dict]:
+    """The models rebuilt customer by customer (their incremental strategy is changed_customers), by unique id."""
+    return {uid: n for uid, n in manifest()["nodes"].items()
+            if n["resource_type"] == "model" and n["config"].get("incremental_strategy") == STRATEGY}
 
 
 def customer_models() -> list[str]:
-    """The models rebuilt customer by customer (their incremental strategy is changed_customers)."""
-    return sorted(n["name"] for n in manifest()["nodes"].values()
-                  if n["resource_type"] == "model" and n["config"].get("incremental_strategy") == STRATEGY)
+    return sorted(n["name"] for n in _customer_nodes().values())
+
+
+def _raw_tables(record: tuple) -> list[str]:
+    """The raw tables a model's last build counted (the record's raw_table: the macro customer_raw_tables and
+    products, which move everyone), so that the macro is their one home."""
+    return record[4].split(", ")
 
 
 def customer_fingerprints() -> dict[str, str]:
     """Per model, a hash of its SQL, of every model upstream of it and of the macros they use, and of the project's
     vars (dbt_project.yml): any change to what a customer's rows are computed from means every customer again."""
-    m = manifest()
-    nodes, macros = m["nodes"], m["macros"]
+    nodes = manifest()["nodes"]
     project = (DBT_PROJECT_DIR / "dbt_project.yml").read_text()
     prints = {}
-    for model in customer_models():
-        uid = next(u for u, n in nodes.items() if n["resource_type"] == "model" and n["name"] == model)
-        todo, seen_nodes, seen_macros = [uid], set(), set()
+    for uid, node in _customer_nodes().items():
+        todo, upstream = [uid], set()
         while todo:
-            node = todo.pop()
-            if node in seen_nodes or node not in nodes:
-                continue
-            seen_nodes.add(node)
-            todo += nodes[node]["depends_on"]["nodes"]
-            stack = list(nodes[node]["depends_on"]["macros"])
-            while stack:
-                macro = stack.pop()
-                if macro not in seen_macros and macro in macros:
-                    seen_macros.add(macro)
-                    stack += macros[macro]["depends_on"]["macros"]
-        text = project + "".join(nodes[u]["checksum"]["checksum"] for u in sorted(seen_nodes))
-        text += "".join(u + macros[u]["macro_sql"] for u in sorted(seen_macros))
-        prints[model] = hashlib.sha256(text.encode()).hexdigest()[:16]
+            parent = todo.pop()
+            if parent not in upstream and parent in nodes:
+                upstream.add(parent)
+                todo += nodes[parent]["depends_on"]["nodes"]
+        prints[node["name"]] = code_fingerprint(sorted(upstream), prefix=project)
     return prints
 
 
@@ -96,12 +91,13 @@ def plan_customers(con: duckdb.DuckDBPyConnection, dbt_vars: dict, staging_full_
     records = {}
     if has_table(con, *BUILDS):
         records = {r[0]: r[1:] for r in con.execute(
-            f"select model, loaded_through, raw_rows, code_fingerprint, cast(as_of_date as varchar) "
+            f"select model, loaded_through, raw_rows, code_fingerprint, cast(as_of_date as varchar), raw_table "
             f"from {'.'.join(BUILDS)} where model in ({', '.join('?' * len(models))})", list(models)).fetchall()}
-    if not any(has_table(con, SCHEMA, model) for model in models):
+    if not any(has_table(con, n["schema"], n["name"]) for n in _customer_nodes().values()):
         return CustomerPlan(models, 0, None, first_build=True)
     oldest = min((r[0] for r in records.values() if r[0] is not None), default=None)
-    new_rows = sum(raw_since(con, table, oldest)[1] for table in RAW if has_table(con, "raw", table))
+    tables = sorted({table for record in records.values() for table in _raw_tables(record)})
+    new_rows = sum(raw_since(con, table, oldest)[1] for table in tables if has_table(con, "raw", table))
     why = ("int_customers__changed is not in this build's selection" if not finds_changed else
            _rebuild_all_because(con, models, records, dbt_vars, staging_full_refresh))
     return CustomerPlan(models, new_rows, why)
@@ -125,7 +121,7 @@ def _rebuild_all_because(con, models, records, dbt_vars, staging_full_refresh) -
     for model in models:
         loaded_through, raw_rows = records[model][0], records[model][1]
         read = 0
-        for table in RAW:
+        for table in _raw_tables(records[model]):
             if (table, loaded_through) not in counted:
                 counted[table, loaded_through] = raw_since(con, table, loaded_through)
             kept, new, unlabelled, replaced = counted[table, loaded_through]

@@ -91,19 +91,23 @@ def incremental_models() -> dict[str, str]:
 
 def code_fingerprints() -> dict[str, str]:
     """Per incremental model, a hash of its SQL and every macro it uses: a change means rebuild it in full."""
-    nodes = {n["name"]: n for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
-    macros = manifest()["macros"]
-    prints = {}
-    for model in incremental_models():
-        node, todo, seen = nodes[model], list(nodes[model]["depends_on"]["macros"]), set()
-        while todo:
-            uid = todo.pop()
-            if uid not in seen and uid in macros:
-                seen.add(uid)
-                todo += macros[uid]["depends_on"]["macros"]
-        text = node["checksum"]["checksum"] + "".join(uid + macros[uid]["macro_sql"] for uid in sorted(seen))
-        prints[model] = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return prints
+    uids = {n["name"]: uid for uid, n in manifest()["nodes"].items() if n["resource_type"] == "model"}
+    return {model: code_fingerprint([uids[model]]) for model in incremental_models()}
+
+
+def code_fingerprint(uids: list[str], prefix: str = "") -> str:
+    """A hash of ``prefix``, the SQL of the dbt nodes ``uids`` and every macro they use (and the macros those use)."""
+    m = manifest()
+    nodes, macros = m["nodes"], m["macros"]
+    todo, seen = [macro for uid in uids for macro in nodes[uid]["depends_on"]["macros"]], set()
+    while todo:
+        uid = todo.pop()
+        if uid not in seen and uid in macros:
+            seen.add(uid)
+            todo += macros[uid]["depends_on"]["macros"]
+    text = prefix + "".join(nodes[uid]["checksum"]["checksum"] for uid in sorted(uids))
+    text += "".join(uid + macros[uid]["macro_sql"] for uid in sorted(seen))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _rows(n: int) -> str:
