@@ -11,6 +11,11 @@
     then forgets the record: orchestration/lib/customer_builds.py). Without a record that applies, every customer
     is rebuilt. Elsewhere (Spark) they are tables, rebuilt in full.
 
+    The checked orders and valid orders are per customer the same way. The checked order lines have no customer:
+    they are rebuilt per order (config changed_key='order_id'), for the orders in int_orders__changed (every order
+    of a changed customer, and the order of every raw row of a line with a new row: a line before its order, or
+    moved to another order, is rebuilt too). The keys are never null: the loader quarantines a row without one.
+
     The record is a row per model in staging._incremental_builds (macros/incremental.sql), written by the
     model's post-hook in the model's own transaction. -#}
 
@@ -25,13 +30,23 @@
                'web_events': 'event_id', 'marketing_touches': 'touch_id'}) }}
 {%- endmacro %}
 
-{#- For a `-- depends_on:` comment in each such model: what it reads besides its own refs (the changed customers,
-    and the raw tables its record counts), which dbt must see when it parses the model, when they are not read. -#}
-{% macro customer_build_inputs() -%}
+{#- For a `-- depends_on:` comment in each such model: what it reads besides its own refs (the changed customers
+    or orders, and the raw tables its record counts), which dbt must see when it parses the model, when they are
+    not read. -#}
+{% macro customer_build_inputs(changed='int_customers__changed') -%}
     {%- if model.resource_type == 'unit_test' -%}
         {{ return('') }}  {#- a unit test's inputs are its fixtures; these are read only in a build -#}
     {%- endif -%}
-    {{ ref('int_customers__changed') }}, {{ customer_raw_sources() }}
+    {{ ref(changed) }}, {{ customer_raw_sources() }}
+{%- endmacro %}
+
+{#- What a model is rebuilt by: the model listing the changed keys, and the key (config changed_key). -#}
+{% macro changed_key() -%}
+    {{ return(config.get('changed_key') or 'customer_id') }}
+{%- endmacro %}
+
+{% macro changed_relation() -%}
+    {{ return(ref('int_orders__changed') if changed_key() == 'order_id' else ref('int_customers__changed')) }}
 {%- endmacro %}
 
 {#- The raw tables the changed customers are found in and the records count. -#}
@@ -66,11 +81,11 @@
     {{ return(found.columns[0].values()[0] == tojson(lists) and changed_customers_found_now()) }}
 {%- endmacro %}
 
-{#- Whether int_customers__changed was built by this dbt invocation (its marker row: customer_id null, this
-    invocation's id). A build of a few models that leaves it out (a subset selected in Dagster) cannot trust an
-    older list, and rebuilds every customer. -#}
+{#- Whether the list this model is rebuilt by (int_customers__changed, or int_orders__changed) was built by this
+    dbt invocation (its marker row: key null, this invocation's id). A build of a few models that leaves it out (a
+    subset selected in Dagster) cannot trust an older list, and rebuilds every customer. -#}
 {% macro changed_customers_found_now() -%}
-    {%- set found = run_query("select count(*) from " ~ ref('int_customers__changed') ~ " where customer_id is null "
+    {%- set found = run_query("select count(*) from " ~ changed_relation() ~ " where " ~ changed_key() ~ " is null "
                               ~ "and invocation_id = '" ~ invocation_id ~ "'") -%}
     {{ return(found.columns[0].values()[0] == 1) }}
 {%- endmacro %}
@@ -93,26 +108,37 @@
     {{ return(none if since is none else "timestamp '" ~ since ~ "'") }}
 {%- endmacro %}
 
-{#- The customers with a raw row loaded after `since` (or written without _loaded_at): every raw row of a key that
-    has such a row, as a re-sent key's older row may name another customer. -#}
+{#- The keys of `table` (customer_raw_tables()) with a raw row loaded after `since` (or written without _loaded_at). -#}
+{% macro new_keys(table, since) -%}
+    {%- set key = customer_raw_tables()[table] -%}
+    select {{ key }} from {{ source('raw', table) }} where _loaded_at > {{ since }} or _loaded_at is null
+{%- endmacro %}
+
+{#- The customers with a raw row loaded after `since`: every raw row of a key that has such a row, as a re-sent
+    key's older row may name another customer. -#}
 {% macro changed_customers(since) -%}
-    {%- set tables = customer_raw_tables() -%}
-    {%- set new_keys = {} -%}
-    {%- for table, key in tables.items() -%}
-        {%- do new_keys.update({table: "select " ~ key ~ " from " ~ source('raw', table) ~ " where _loaded_at > "
-                                       ~ since ~ " or _loaded_at is null"}) -%}
-    {%- endfor -%}
-    select customer_id from {{ source('raw', 'customers') }} where customer_id in ({{ new_keys['customers'] }})
+    select customer_id from {{ source('raw', 'customers') }} where customer_id in ({{ new_keys('customers', since) }})
     union
     select customer_id from {{ source('raw', 'orders') }} where order_id in (
-        {{ new_keys['orders'] }}
+        {{ new_keys('orders', since) }}
         union
-        select order_id from {{ source('raw', 'order_items') }} where order_item_id in ({{ new_keys['order_items'] }}))
+        select order_id from {{ source('raw', 'order_items') }}
+        where order_item_id in ({{ new_keys('order_items', since) }}))
     union
-    select customer_id from {{ source('raw', 'web_events') }} where event_id in ({{ new_keys['web_events'] }})
+    select customer_id from {{ source('raw', 'web_events') }} where event_id in ({{ new_keys('web_events', since) }})
     union
     select customer_id from {{ source('raw', 'marketing_touches') }}
-    where touch_id in ({{ new_keys['marketing_touches'] }})
+    where touch_id in ({{ new_keys('marketing_touches', since) }})
+{%- endmacro %}
+
+{#- The orders whose lines may have changed: every order of a changed customer (an order re-sent, quarantined or
+    no longer an orphan) and the order of every raw row of a line with a new row (a line before its order, or
+    moved from one order to another). -#}
+{% macro changed_orders(since) -%}
+    select order_id from {{ source('raw', 'orders') }}
+    where customer_id in (select customer_id from {{ ref('int_customers__changed') }})
+    union
+    select order_id from {{ source('raw', 'order_items') }} where order_item_id in ({{ new_keys('order_items', since) }})
 {%- endmacro %}
 
 {#- `relation` (with a customer_id) as this build reads it: only the changed customers' rows when
@@ -125,17 +151,28 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Strategy changed_customers: the rebuilt customers' rows replace theirs. A customer with no row any more (an
-    order now quarantined, a test account) loses the old one: every changed customer's rows are deleted, not only
-    those the build produced. When the record does not apply the build holds every customer: all rows go. -#}
+{#- The same for a relation with an order_id: only the changed orders' rows (int_orders__changed). -#}
+{% macro for_orders(relation, changed_only) -%}
+    {%- if changed_only -%}
+    (select * from {{ relation }} where order_id in (select order_id from {{ ref('int_orders__changed') }}))
+    {%- else -%}
+    {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Strategy changed_customers: the rebuilt customers' (or orders') rows replace theirs. A customer with no row any
+    more (an order now quarantined, a test account) loses the old one: every changed customer's rows are deleted,
+    not only those the build produced. When the record does not apply the build holds every customer: all rows
+    go. -#}
 {% macro get_incremental_changed_customers_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set key = changed_key() -%}
     {%- if customer_record_applies() and changed_customers_found_now() %}
-    delete from {{ target }} where customer_id in (
-        select customer_id from {{ arg_dict['temp_relation'] }}
+    delete from {{ target }} where {{ key }} in (
+        select {{ key }} from {{ arg_dict['temp_relation'] }}
         union
-        select customer_id from {{ ref('int_customers__changed') }});
+        select {{ key }} from {{ changed_relation() }});
     {%- else %}
     delete from {{ target }};
     {%- endif %}

@@ -60,7 +60,8 @@ def column_lineage_metadata(unique_id: str, manifest: Mapping[str, Any], target_
         parent = manifest["nodes"].get(parent_id) or manifest["sources"].get(parent_id)
         if parent and parent.get("relation_name") and _relation(parent) in types:
             parents[parent["relation_name"]] = types[_relation(parent)]
-    reads_record = {"macro.microseg.rows_to_stage", "macro.microseg.for_customers"} & set(props["depends_on"]["macros"])
+    reads_record = {"macro.microseg.rows_to_stage", "macro.microseg.for_customers",
+                    "macro.microseg.for_orders"} & set(props["depends_on"]["macros"])
     if reads_record and BUILDS in types:
         # an incremental staging or per-customer model also reads the record of its last build, a table dbt does
         # not declare

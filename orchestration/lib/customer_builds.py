@@ -86,7 +86,8 @@ class CustomerPlan:
 def plan_customers(con: duckdb.DuckDBPyConnection, dbt_vars: dict, staging_full_refresh: bool,
                    finds_changed: bool = True) -> CustomerPlan:
     """Compare raw with what each customer model's last build read (and its code and as-of date with this build's).
-    ``finds_changed``: the build includes int_customers__changed (a subset selected without it rebuilds all)."""
+    ``finds_changed``: the build includes the changed-customer and changed-order lists (a subset selected without
+    them rebuilds all)."""
     models = tuple(customer_models())
     records = {}
     if has_table(con, *BUILDS):
@@ -98,7 +99,7 @@ def plan_customers(con: duckdb.DuckDBPyConnection, dbt_vars: dict, staging_full_
     oldest = min((r[0] for r in records.values() if r[0] is not None), default=None)
     tables = sorted({table for record in records.values() for table in _raw_tables(record)})
     new_rows = sum(raw_since(con, table, oldest)[1] for table in tables if has_table(con, "raw", table))
-    why = ("int_customers__changed is not in this build's selection" if not finds_changed else
+    why = ("int_customers__changed or int_orders__changed is not in this build's selection" if not finds_changed else
            _rebuild_all_because(con, models, records, dbt_vars, staging_full_refresh))
     return CustomerPlan(models, new_rows, why)
 

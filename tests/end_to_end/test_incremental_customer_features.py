@@ -25,10 +25,11 @@ from tests.end_to_end.test_incremental_staging import _build, _frames, _load, _w
 
 PER_CUSTOMER = ["int_customer__category_mix", "int_customer__channel_mix", "int_customer__engagement",
                 "int_customer__monthly_campaigns", "int_customer__profile", "int_customer__purchase_rhythm",
-                "int_customer__rfm"]
+                "int_customer__rfm", "int_orders__checked", "int_orders__valid", "int_order_items__checked"]
 TABLES = [f"intermediate.{m}" for m in PER_CUSTOMER] + ["marts.customer_features"]
 UNTOUCHED = 15  # no row of the till's day is this customer's
 MARK = 999  # an order count no build computes here (and within the features' tests' range)
+ORDERS_OF = {UNTOUCHED: [14, 34, 54]}  # the first load's orders of a customer (order i is customer i % 20 + 1)
 
 
 def _customers(ids, emails=None) -> pd.DataFrame:
@@ -64,8 +65,9 @@ def _full_rebuild(warehouse: Path, tmp: Path) -> dict[str, pd.DataFrame]:
 def _assert_same(built: dict[str, pd.DataFrame], full: dict[str, pd.DataFrame], but: int | None = None) -> None:
     for table in TABLES:
         ours, theirs = built[table], full[table]
-        if but is not None:
-            ours, theirs = ours[ours["customer_id"] != but], theirs[theirs["customer_id"] != but]
+        if but is not None:  # the marked customer, or the lines of their orders
+            key, left_out = ("customer_id", [but]) if "customer_id" in ours else ("order_id", ORDERS_OF[but])
+            ours, theirs = ours[~ours[key].isin(left_out)], theirs[~theirs[key].isin(left_out)]
         pd.testing.assert_frame_equal(ours.reset_index(drop=True), theirs.reset_index(drop=True), obj=table)
 
 
@@ -74,16 +76,23 @@ def days(tmp_path_factory, dbt_manifest):
     root = tmp_path_factory.mktemp("per_customer")
     warehouse = root / "warehouse.duckdb"
     shop = _frames(1, 60, "2026-06-20")
+    # a line that came before its order: an orphan until the till's day brings order 207
+    shop["order_items"] = pd.concat([shop["order_items"], shop["order_items"].iloc[[0]].assign(
+        order_item_id=9001, order_id=207)])
     _load(warehouse, _write(root / "landing" / "shop", {"customers": _customers(range(1, 21)),
                                                         "products": _products(["a", "b", "c", "d"]), **shop}),
           "shop", "replace")
     steps = {"first": _build(warehouse)}
     steps["first"]["per_customer"] = {m: query(warehouse, f"select customer_id from intermediate.{m}")["customer_id"]
-                                      for m in PER_CUSTOMER}
+                                      for m in PER_CUSTOMER if m.startswith("int_customer__")}
+    steps["first"]["orphan_line"] = query(
+        warehouse, "select dq_issue from intermediate.int_order_items__checked where order_item_id = 9001").iloc[0, 0]
 
     # a mark on a customer the next day does not touch: a rebuild of that customer would erase it
     with duckdb.connect(str(warehouse)) as con:
         con.execute(f"update intermediate.int_customer__rfm set order_count = {MARK} where customer_id = {UNTOUCHED}")
+        con.execute(f"update intermediate.int_order_items__checked set quantity = {MARK} "
+                    f"where order_id = {ORDERS_OF[UNTOUCHED][0]}")
 
     # the till's day: orders 201..205 (customers 2..6) with lines, events and touches; customer 21 is new and
     # orders; customer 8 is re-sent as a QA account (its orders leave the features)
@@ -93,6 +102,11 @@ def days(tmp_path_factory, dbt_manifest):
     day["order_items"] = pd.concat([day["order_items"], day["order_items"].iloc[[0]].assign(order_item_id=2061,
                                                                                              order_id=206)])
     day["customers"] = _customers([8, 21], ["qa+8@example.com", "c21@example.com"])
+    # order 207 (customer 7) adopts the orphan line 9001; line 101 is re-sent moved from order 10 (customer 11) to
+    # order 12 (customer 13): both orders' lines and both customers are rebuilt
+    day["orders"] = pd.concat([day["orders"], new_order.assign(order_id=207, customer_id=7)])
+    day["order_items"] = pd.concat([day["order_items"], shop["order_items"].query("order_item_id == 101").assign(
+        order_id=12)])
     _load(warehouse, _write(root / "inbox", day, "_day1"), "till", "append")
     steps["day"] = _build(warehouse)
     steps["day_features"] = _features(warehouse)
@@ -118,14 +132,18 @@ def test_the_first_build_computes_every_customer(days):
 
 
 def test_a_day_rebuilds_only_its_customers_and_equals_a_full_rebuild(days):
-    # 6 orders, 11 lines, 5 events, 5 touches and 2 customer rows
-    assert _log(days["day"]) == ("customer features: only the customers of the 29 raw rows loaded since the last "
-                                 "build are rebuilt (7 models)")
+    # 7 orders, 12 lines, 5 events, 5 touches and 2 customer rows
+    assert _log(days["day"]) == ("customer features: only the customers of the 31 raw rows loaded since the last "
+                                 "build are rebuilt (10 models)")
     built, full = days["day_features"], days["day_full"]
     _assert_same(built, full, but=UNTOUCHED)
     rfm = built["intermediate.int_customer__rfm"].set_index("customer_id")
     assert rfm.loc[UNTOUCHED, "order_count"] == MARK  # not recomputed: none of its rows changed
     assert 21 in rfm.index  # the new customer's first order
+    lines = built["intermediate.int_order_items__checked"].set_index("order_item_id")
+    assert (lines.loc[lines["order_id"] == ORDERS_OF[UNTOUCHED][0], "quantity"] == MARK).all()  # not recomputed
+    assert days["first"]["orphan_line"] == "orphan_order" and pd.isna(lines.loc[9001, "dq_issue"])  # its order came
+    assert lines.loc[101, "order_id"] == 12  # moved, once
     # the customer re-sent as a test account left what is counted from orders (and the features); the full
     # rebuild agrees (above) that their web sessions and touches still count in channel mix and engagement
     for table in ("int_customer__rfm", "int_customer__purchase_rhythm", "int_customer__category_mix",
@@ -158,8 +176,8 @@ def test_rows_gone_from_raw_a_moved_as_of_date_or_new_code_rebuild_every_custome
         changed = plan_customers(con, {**current, "customer_fingerprints": {}}, False)
         assert changed.rebuild_all_because.startswith("the code or vars of int_customer__category_mix, ")
         assert plan_customers(con, current, False, finds_changed=False).rebuild_all_because == (
-            "int_customers__changed is not in this build's selection")
+            "int_customers__changed or int_orders__changed is not in this build's selection")
         con.execute("delete from raw.orders where order_id >= 50 and order_id <= 60")  # as a smaller export would
         gone = plan_customers(con, current, False).rebuild_all_because
-        # of the 353 raw rows it read: 22 customers, 4 products, 66 orders, 131 lines, 65 events, 65 touches
-        assert gone == "raw rows int_customer__category_mix's last build read are no longer there (11 of 353)"
+        # of the 356 raw rows it read: 22 customers, 4 products, 67 orders, 133 lines, 65 events, 65 touches
+        assert gone == "raw rows int_customer__category_mix's last build read are no longer there (11 of 356)"

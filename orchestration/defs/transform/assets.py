@@ -45,6 +45,8 @@ from orchestration.lib.staging_builds import (StagingPlan, code_fingerprints, in
                                              plan_staging)
 
 SEGMENT_MARTS = "marts.segments resource_type:snapshot"  # dbt selector: the models over the segmentation's tables, and the membership snapshot
+# the models listing the changed customers and orders: a build without them rebuilds every customer
+CHANGED_LISTS = {"int_customers__changed", "int_orders__changed"}
 
 if not dbt_project.manifest_path.exists():
     raise FileNotFoundError(
@@ -239,8 +241,8 @@ def dbt_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
         # the facts' staging: views, incremental, or a full refresh and why
         staging = plan_staging(con, dbt_vars["keys_vouched_unique"])
         # the per-customer models: only the changed customers, or every customer and why
-        customers = plan_customers(con, dbt_vars, staging.full_refresh, finds_changed=whole or any(
-            key.path[-1] == "int_customers__changed" for key in context.selected_asset_keys))
+        customers = plan_customers(con, dbt_vars, staging.full_refresh, finds_changed=whole or CHANGED_LISTS <= {
+            key.path[-1] for key in context.selected_asset_keys})
     if since_run:
         yield from _unchanged(context, since_run)
         return
