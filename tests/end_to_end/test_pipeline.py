@@ -67,6 +67,30 @@ def test_dbt_models_carry_column_level_lineage(built_warehouse):
     assert ("segments/customer_scores", "segment_id") in deps("marts/customer_segment_details", "segment_id")
 
 
+def test_column_lineage_of_unchanged_code_is_read_back_the_same(built_warehouse):
+    """A build of the same code keeps each model's lineage and reads it back instead of parsing its SQL again."""
+    import json
+
+    import duckdb
+
+    from orchestration.defs.transform.translator import translator
+    from orchestration.lib.column_lineage import column_lineage_metadata, column_types
+    from orchestration.lib.dbt import dbt_project
+
+    path, result = built_warehouse
+    (target,) = (dbt_project.project_dir / "target").glob(f"dbt_features-{result.run_id[:7]}-*")
+    manifest = json.loads((target / "manifest.json").read_text())
+    with duckdb.connect(str(path), read_only=True) as con:
+        types = column_types(con)
+    model = "model.microseg.customer_features"
+    kept_before = set((dbt_project.project_dir / "target" / "column_lineage").glob("*.json"))
+    again = column_lineage_metadata(model, manifest, target, types, translator, dbt_project)
+    assert set((dbt_project.project_dir / "target" / "column_lineage").glob("*.json")) == kept_before  # read back
+    built = {m.asset_key.to_user_string(): m.materialization.metadata
+             for m in result.get_asset_materialization_events()}["marts/customer_features"]
+    assert again["dagster/column_lineage"] == built["dagster/column_lineage"].value
+
+
 def test_customer_features_has_one_row_per_real_customer(sql):
     features = sql("select * from marts.customer_features")
     assert len(features) == SMALL_CUSTOMERS  # test accounts excluded, every real customer kept
