@@ -4,8 +4,9 @@
     since the model's last build (int_customers__changed, found once per build: their orders, order lines, web
     events, touches or customer row) from all of that customer's rows, deletes those customers' rows and inserts
     the new ones (strategy changed_customers). Each customer's rows depend on that customer's own rows only, so
-    the result equals a full rebuild, as long as nothing else moved since that build: the same code, vars and
-    as-of date (the record's fingerprint and as-of date, checked here), the same feature columns (the top
+    the result equals a full rebuild, as long as nothing else moved since that build: the same code and vars (the
+    record's fingerprint, checked here), an as-of date no earlier than the record's (a later one also rebuilds the
+    customers whose orders or dates it moves past a window's edge: macros/windows.sql), the same feature columns (the top
     categories, channels and devices a model's columns are named after, checked here: when they changed every
     customer is recomputed), and no raw row removed or product changed (checked by Dagster before dbt runs, which
     then forgets the record: orchestration/lib/customer_builds.py). Without a record that applies, every customer
@@ -58,7 +59,7 @@
 
 {#- Whether this model's last build can be brought up to date customer by customer: its record exists and was
     made with this model's code fingerprint (Dagster's var customer_fingerprints; dbt run by hand has none, and
-    rebuilds every customer) and this build's as-of date. -#}
+    rebuilds every customer) and this build's as-of date or an earlier one. -#}
 {% macro customer_record_applies() -%}
     {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}
         {{ return(false) }}
@@ -66,7 +67,7 @@
     {%- set fingerprint = var('customer_fingerprints', {}).get(this.name, '') -%}
     {%- set found = run_query(
         "select count(*) from " ~ staging_builds_table() ~ " where model = '" ~ this.name ~ "' and code_fingerprint = '"
-        ~ fingerprint ~ "' and as_of_date = " ~ as_of_date()) -%}
+        ~ fingerprint ~ "' and as_of_date <= " ~ as_of_date()) -%}
     {{ return(fingerprint != '' and found.columns[0].values()[0] == 1) }}
 {%- endmacro %}
 
@@ -97,15 +98,49 @@
     {%- if not execute or not stages_incrementally() -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set found = run_query("select cast(min(loaded_through) as varchar) from " ~ staging_builds_table()
+                              ~ " where model in (" ~ customer_model_names() | join(', ') ~ ")") -%}
+    {%- set since = found.columns[0].values()[0] -%}
+    {{ return(none if since is none else "timestamp '" ~ since ~ "'") }}
+{%- endmacro %}
+
+{#- The earliest as-of date of the per-customer models' records, as a SQL date literal (none without a record or
+    when it is this build's): the customers whose rows its move to this build's reaches are rebuilt too. -#}
+{% macro customers_built_as_of() -%}
+    {%- if not execute or not stages_incrementally() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = run_query("select cast(min(as_of_date) as varchar), cast(min(as_of_date) < " ~ as_of_date()
+                              ~ " as varchar) from " ~ staging_builds_table() ~ " where model in ("
+                              ~ customer_model_names() | join(', ') ~ ")") -%}
+    {%- set built, earlier = found.columns[0].values()[0], found.columns[1].values()[0] -%}
+    {{ return("date '" ~ built ~ "'" if earlier == 'true' else none) }}
+{%- endmacro %}
+
+{#- The per-customer models (incremental strategy changed_customers), each name quoted. -#}
+{% macro customer_model_names() -%}
     {%- set models = [] -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
                                             and node.config.get('incremental_strategy') == 'changed_customers' -%}
         {%- do models.append("'" ~ node.name ~ "'") -%}
     {%- endfor -%}
-    {%- set found = run_query("select cast(min(loaded_through) as varchar) from " ~ staging_builds_table()
-                              ~ " where model in (" ~ models | join(', ') ~ ")") -%}
-    {%- set since = found.columns[0].values()[0] -%}
-    {{ return(none if since is none else "timestamp '" ~ since ~ "'") }}
+    {{ return(models) }}
+{%- endmacro %}
+
+{#- The customers whose rows the as-of date's move from `built_as_of` to this build's changes: an order dated past a
+    window's edge between the two (as_of_boundaries()), or a birth or signup date that was in the future (staging
+    nulls those). Every raw row counts, as for the keys loaded since. -#}
+{% macro customers_reached_by_as_of(built_as_of) -%}
+    {%- set boundaries = zip(as_of_boundaries(built_as_of), as_of_boundaries(as_of_date())) | list -%}
+    {%- set order_date = 'cast(order_ts as date)' -%}
+    select customer_id from {{ source('raw', 'orders') }}
+    where {% for before, now in boundaries -%}
+        ({{ order_date }} > {{ before }} and {{ order_date }} <= {{ now }}){{ ' or ' if not loop.last }}
+    {%- endfor %}
+    union
+    select customer_id from {{ source('raw', 'customers') }}
+    where (birth_date > {{ built_as_of }} and birth_date <= {{ as_of_date() }})
+       or (signup_date > {{ built_as_of }} and signup_date <= {{ as_of_date() }})
 {%- endmacro %}
 
 {#- The keys of `table` (customer_raw_tables()) with a raw row loaded after `since` (or written without _loaded_at). -#}

@@ -4,13 +4,15 @@ place that decides what dbt cannot see.
 Those models (dbt_project/macros/customer_builds.sql) recompute, on DuckDB, every customer with a raw row loaded
 since their last build and replace that customer's rows: equal to a full rebuild while each customer's rows
 depend on that customer's raw rows alone and nothing the last build read went away. dbt checks what it can (the
-code fingerprint passed here as the var ``customer_fingerprints``, the as-of date, the feature columns). This
+code fingerprint passed here as the var ``customer_fingerprints``, the as-of date (a later one also rebuilds the
+customers whose orders or dates its move reaches; an earlier one, every customer), the feature columns). This
 module checks raw against each model's record before dbt runs: a raw row the last build read that is gone (an
 export replaced, rows deleted), a row written outside the loader, or a changed product list (a product's
 category or price rank moves any customer's mix) means every customer is rebuilt, so the record is forgotten.
 
 A new day touches a fraction of the customers (at 1M customers a day's rows reach 18% of them), so a daily
-build recomputes that fraction of these models.
+build recomputes that fraction of these models, also when the day moves the as-of date (the default: the last
+transaction date).
 """
 
 from __future__ import annotations
@@ -66,17 +68,20 @@ class CustomerPlan:
     new_rows: int  # raw rows loaded since the oldest of the models' last builds
     rebuild_all_because: str | None  # set: every customer is rebuilt, and why
     first_build: bool = False
+    as_of_moved: tuple[str, str] | None = None  # (from, to): the customers its move reaches are rebuilt too
 
     def summary(self) -> str:
         if self.first_build:
             return "customer features: first build (every customer)"
         if self.rebuild_all_because:
             return f"customer features: every customer rebuilt ({self.rebuild_all_because})"
-        if not self.new_rows:
+        moved = (f" and those whose orders or dates the as-of date's move from {self.as_of_moved[0]} to "
+                 f"{self.as_of_moved[1]} reaches" if self.as_of_moved else "")
+        if not self.new_rows and not moved:
             return f"customer features: no raw row loaded since the last build, no customer to rebuild " \
                    f"({len(self.models)} models)"
         return (f"customer features: only the customers of the {self.new_rows:,} raw rows loaded since the last "
-                f"build are rebuilt ({len(self.models)} models)")
+                f"build{moved} are rebuilt ({len(self.models)} models)")
 
     def describe(self) -> str:
         """For each model's metadata."""
@@ -101,7 +106,9 @@ def plan_customers(con: duckdb.DuckDBPyConnection, dbt_vars: dict, staging_full_
     new_rows = sum(raw_since(con, table, oldest)[1] for table in tables if has_table(con, "raw", table))
     why = ("int_customers__changed or int_orders__changed is not in this build's selection" if not finds_changed else
            _rebuild_all_because(con, models, records, dbt_vars, staging_full_refresh))
-    return CustomerPlan(models, new_rows, why)
+    built_as_of, as_of = min((r[3] for r in records.values()), default=None), dbt_vars.get("as_of_date")
+    moved = (built_as_of, as_of) if not why and built_as_of and as_of and built_as_of < as_of else None
+    return CustomerPlan(models, new_rows, why, as_of_moved=moved)
 
 
 def _rebuild_all_because(con, models, records, dbt_vars, staging_full_refresh) -> str | None:
@@ -115,9 +122,9 @@ def _rebuild_all_because(con, models, records, dbt_vars, staging_full_refresh) -
     if changed:
         return f"the code or vars of {', '.join(changed)} changed since the last build"
     as_of = dbt_vars.get("as_of_date")
-    moved = sorted({records[m][3] for m in models} - {as_of})
-    if moved:
-        return f"the as-of date moved from {', '.join(moved)} to {as_of}"
+    later = sorted({records[m][3] for m in models if as_of is None or records[m][3] > as_of})
+    if later:  # a later as-of date is brought forward customer by customer (macros/windows.sql), an earlier is not
+        return f"the as-of date moved back from {', '.join(later)} to {as_of}"
     counted = {}  # the models' records usually share one watermark: raw is counted once for it
     for model in models:
         loaded_through, raw_rows = records[model][0], records[model][1]

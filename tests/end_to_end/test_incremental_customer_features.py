@@ -29,6 +29,7 @@ PER_CUSTOMER = ["int_customer__category_mix", "int_customer__channel_mix", "int_
 TABLES = [f"intermediate.{m}" for m in PER_CUSTOMER] + ["marts.customer_features"]
 UNTOUCHED = 15  # no row of the till's day is this customer's
 MARK = 999  # an order count no build computes here (and within the features' tests' range)
+MOVED_AS_OF = "2026-07-10"
 ORDERS_OF = {UNTOUCHED: [14, 34, 54]}  # the first load's orders of a customer (order i is customer i % 20 + 1)
 
 
@@ -50,14 +51,14 @@ def _features(warehouse: Path) -> dict[str, pd.DataFrame]:
     return {t: query(warehouse, f"select * from {t} order by all").sort_index(axis=1) for t in TABLES}
 
 
-def _full_rebuild(warehouse: Path, tmp: Path) -> dict[str, pd.DataFrame]:
+def _full_rebuild(warehouse: Path, tmp: Path, as_of: str = AS_OF) -> dict[str, pd.DataFrame]:
     """The same models built in full (dbt run by hand, --full-refresh) on a copy of the same raw tables."""
     tmp.mkdir()
     copy = tmp / "full.duckdb"
     shutil.copy(warehouse, copy)
     subprocess.run([dbt_executable(), "run", "--quiet", "--full-refresh", "--target-path", str(tmp / "target"),
                     "-s", "+customer_features", *(f"+{m}" for m in PER_CUSTOMER),
-                    "--vars", f'{{"as_of_date": "{AS_OF}"}}'], cwd=DBT_DIR,
+                    "--vars", f'{{"as_of_date": "{as_of}"}}'], cwd=DBT_DIR,
                    env={**os.environ, "MICROSEG_WAREHOUSE": str(copy)}, check=True)
     return _features(copy)
 
@@ -71,6 +72,14 @@ def _assert_same(built: dict[str, pd.DataFrame], full: dict[str, pd.DataFrame], 
         pd.testing.assert_frame_equal(ours.reset_index(drop=True), theirs.reset_index(drop=True), obj=table)
 
 
+def _mark(warehouse: Path) -> None:
+    """A mark on a customer the next build does not touch: a rebuild of that customer would erase it."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"update intermediate.int_customer__rfm set order_count = {MARK} where customer_id = {UNTOUCHED}")
+        con.execute(f"update intermediate.int_order_items__checked set quantity = {MARK} "
+                    f"where order_id = {ORDERS_OF[UNTOUCHED][0]}")
+
+
 @pytest.fixture(scope="module")
 def days(tmp_path_factory, dbt_manifest):
     root = tmp_path_factory.mktemp("per_customer")
@@ -79,7 +88,17 @@ def days(tmp_path_factory, dbt_manifest):
     # a line that came before its order: an orphan until the till's day brings order 207
     shop["order_items"] = pd.concat([shop["order_items"], shop["order_items"].iloc[[0]].assign(
         order_item_id=9001, order_id=207)])
-    _load(warehouse, _write(root / "landing" / "shop", {"customers": _customers(range(1, 21)),
+    # what the as-of date's move from AS_OF to MOVED_AS_OF reaches: an order that leaves the history window
+    # (customer 9), one that crosses the spend trend's split (10), one no longer in the future (12), and a
+    # signup date no longer in the future (14)
+    edges = shop["orders"].iloc[[0] * 3].assign(order_id=[301, 302, 303], customer_id=[9, 10, 12], order_ts=[
+        pd.Timestamp("2024-07-05 10:00"), pd.Timestamp("2025-07-05 10:00"), pd.Timestamp("2026-07-05 10:00")])
+    shop["orders"] = pd.concat([shop["orders"], edges])
+    shop["order_items"] = pd.concat([shop["order_items"], shop["order_items"].iloc[[0] * 3].assign(
+        order_item_id=[3011, 3021, 3031], order_id=[301, 302, 303])])
+    customers = _customers(range(1, 21))
+    customers.loc[customers["customer_id"] == 14, "signup_date"] = "2026-07-03"
+    _load(warehouse, _write(root / "landing" / "shop", {"customers": customers,
                                                         "products": _products(["a", "b", "c", "d"]), **shop}),
           "shop", "replace")
     steps = {"first": _build(warehouse)}
@@ -88,11 +107,7 @@ def days(tmp_path_factory, dbt_manifest):
     steps["first"]["orphan_line"] = query(
         warehouse, "select dq_issue from intermediate.int_order_items__checked where order_item_id = 9001").iloc[0, 0]
 
-    # a mark on a customer the next day does not touch: a rebuild of that customer would erase it
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute(f"update intermediate.int_customer__rfm set order_count = {MARK} where customer_id = {UNTOUCHED}")
-        con.execute(f"update intermediate.int_order_items__checked set quantity = {MARK} "
-                    f"where order_id = {ORDERS_OF[UNTOUCHED][0]}")
+    _mark(warehouse)
 
     # the till's day: orders 201..205 (customers 2..6) with lines, events and touches; customer 21 is new and
     # orders; customer 8 is re-sent as a QA account (its orders leave the features)
@@ -118,6 +133,12 @@ def days(tmp_path_factory, dbt_manifest):
     steps["products"] = _build(warehouse)
     steps["products_features"] = _features(warehouse)
     steps["products_full"] = _full_rebuild(warehouse, root / "full2")
+
+    # nothing loaded, the as-of date ten days later (as the default, the last transaction date, moves with a day)
+    _mark(warehouse)
+    steps["as_of"] = _build(warehouse, as_of=MOVED_AS_OF)
+    steps["as_of_features"] = _features(warehouse)
+    steps["as_of_full"] = _full_rebuild(warehouse, root / "full3", as_of=MOVED_AS_OF)
 
     steps["warehouse"] = warehouse
     return steps
@@ -162,22 +183,39 @@ def test_a_changed_product_list_rebuilds_every_customer(days):
     assert "share_e" in shares and "share_d" not in shares  # the columns follow the new categories
 
 
-def test_rows_gone_from_raw_a_moved_as_of_date_or_new_code_rebuild_every_customer(days, tmp_path):
+def test_a_later_as_of_date_rebuilds_only_the_customers_it_reaches(days):
+    assert _log(days["as_of"]) == (
+        "customer features: only the customers of the 0 raw rows loaded since the last build and those whose orders "
+        f"or dates the as-of date's move from {AS_OF} to {MOVED_AS_OF} reaches are rebuilt (10 models)")
+    built, full = days["as_of_features"], days["as_of_full"]
+    _assert_same(built, full, but=UNTOUCHED)
+    assert built["intermediate.int_customer__rfm"].set_index("customer_id").loc[UNTOUCHED, "order_count"] == MARK
+    valid = set(built["intermediate.int_orders__valid"]["order_id"])
+    assert 301 not in valid and 303 in valid  # out of the window; no longer in the future
+    before = days["products_features"]["intermediate.int_customer__purchase_rhythm"].set_index("customer_id")
+    after = built["intermediate.int_customer__purchase_rhythm"].set_index("customer_id")
+    assert after.loc[10, "spend_trend"] < before.loc[10, "spend_trend"]  # order 302 is now in the earlier half
+    features = built["marts.customer_features"].set_index("customer_id")
+    assert (features["as_of_date"].astype(str) == MOVED_AS_OF).all()
+    assert features.loc[14, "tenure_days"] == 7  # signed up 2026-07-03, no longer in the future
+
+
+def test_rows_gone_from_raw_an_earlier_as_of_date_or_new_code_rebuild_every_customer(days, tmp_path):
     """What the next build would decide (no dbt run: the rebuild of every customer is the products step's)."""
     from orchestration.lib.customer_builds import customer_fingerprints, plan_customers
 
     copy = tmp_path / "w.duckdb"
     shutil.copy(days["warehouse"], copy)
     with duckdb.connect(str(copy)) as con:
-        current = {"as_of_date": AS_OF, "customer_fingerprints": customer_fingerprints()}
+        current = {"as_of_date": MOVED_AS_OF, "customer_fingerprints": customer_fingerprints()}
         assert plan_customers(con, current, False).rebuild_all_because is None
         moved = plan_customers(con, {**current, "as_of_date": "2026-07-01"}, False)
-        assert moved.rebuild_all_because == f"the as-of date moved from {AS_OF} to 2026-07-01"
+        assert moved.rebuild_all_because == f"the as-of date moved back from {MOVED_AS_OF} to 2026-07-01"
         changed = plan_customers(con, {**current, "customer_fingerprints": {}}, False)
         assert changed.rebuild_all_because.startswith("the code or vars of int_customer__category_mix, ")
         assert plan_customers(con, current, False, finds_changed=False).rebuild_all_because == (
             "int_customers__changed or int_orders__changed is not in this build's selection")
         con.execute("delete from raw.orders where order_id >= 50 and order_id <= 60")  # as a smaller export would
         gone = plan_customers(con, current, False).rebuild_all_because
-        # of the 356 raw rows it read: 22 customers, 4 products, 67 orders, 133 lines, 65 events, 65 touches
-        assert gone == "raw rows int_customer__category_mix's last build read are no longer there (11 of 356)"
+        # of the 362 raw rows it read: 22 customers, 4 products, 70 orders, 136 lines, 65 events, 65 touches
+        assert gone == "raw rows int_customer__category_mix's last build read are no longer there (11 of 362)"

@@ -71,7 +71,7 @@ def _load(warehouse: Path, files: list[Path], source: str, mode: str) -> None:
         con.execute("commit")
 
 
-def _build(warehouse: Path) -> dict:
+def _build(warehouse: Path, as_of: str = AS_OF) -> dict:
     """Materialise the dbt_features asset (staging, intermediate, marts); the facts' metadata and log lines."""
     from orchestration.defs.resources import AnalysisSettings, ComputeEngine, WarehouseResource
     from orchestration.defs.transform.assets import dbt_features
@@ -83,7 +83,7 @@ def _build(warehouse: Path) -> dict:
         result = dg.materialize(
             [dbt_features], instance=instance,
             resources={"warehouse": WarehouseResource(path=str(warehouse)),
-                       "analysis": AnalysisSettings(as_of_date=AS_OF), "engine": ComputeEngine(engine="duckdb"),
+                       "analysis": AnalysisSettings(as_of_date=as_of), "engine": ComputeEngine(engine="duckdb"),
                        "dbt": dbt_cli()})
     assert result.success
     built = {m.asset_key.path[1]: (m.metadata.get("staging_build") or m.metadata["feature_build"]).value

@@ -6,7 +6,6 @@
           on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
 {%- set changed_only = rebuilds_changed_customers() %}
-{%- set half = (var('history_days') / 2) | int %}
 with orders as (
     select customer_id, order_date, paid_amount - refunded_amount as net_amount
     from {{ for_customers(ref('int_orders__valid'), changed_only) }} as valid
@@ -34,8 +33,8 @@ rhythm as (
 trend as (
     select
         customer_id,
-        sum(case when order_date > {{ dbt.dateadd('day', -half, as_of_date()) }} then net_amount else 0 end) as later_spend,
-        sum(case when order_date <= {{ dbt.dateadd('day', -half, as_of_date()) }} then net_amount else 0 end) as earlier_spend
+        sum(case when order_date > {{ spend_trend_split(as_of_date()) }} then net_amount else 0 end) as later_spend,
+        sum(case when order_date <= {{ spend_trend_split(as_of_date()) }} then net_amount else 0 end) as earlier_spend
     from orders
     group by customer_id
 )

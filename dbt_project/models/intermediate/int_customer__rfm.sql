@@ -1,5 +1,6 @@
 -- depends_on: {{ customer_build_inputs() }}
--- Recency, frequency and monetary value per customer, from non-cancelled orders.
+-- Frequency and monetary value per customer, and the last order date recency is counted from (in customer_features,
+-- so that a moved as-of date leaves these rows as they are), from non-cancelled orders.
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
           on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
@@ -13,7 +14,6 @@ select
     count(*) as order_count,
     min(order_date) as first_order_date,
     max(order_date) as last_order_date,
-    {{ dbt.datediff('max(order_date)', as_of_date(), 'day') }} as recency_days,
     sum(paid_amount) as gross_revenue,
     sum(refunded_amount) as refunded_revenue,
     sum(paid_amount) - sum(refunded_amount) as net_revenue,

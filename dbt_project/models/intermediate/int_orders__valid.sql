@@ -40,4 +40,4 @@ from orders as o
 left join lines as l on o.order_id = l.order_id
 where o.dq_issue is null
   and not o.is_test_account
-  and o.order_date > {{ dbt.dateadd('day', -var('history_days'), as_of_date()) }}
+  and o.order_date > {{ history_start(as_of_date()) }}

@@ -7,10 +7,15 @@ categories as (select * from {{ ref('int_customer__category_mix') }}),
 engagement as (select * from {{ ref('int_customer__engagement') }}),
 rhythm as (select * from {{ ref('int_customer__purchase_rhythm') }}),
 
+-- what is counted to the as-of date here, not in the intermediate models, so that a moved as-of date leaves
+-- their rows as they are: tenure, age (and recency, below)
 tenure as (
     select
         p.customer_id,
-        coalesce({{ dbt.datediff('coalesce(p.signup_date, r.first_order_date)', as_of_date(), 'day') }}, 0) as days
+        coalesce({{ dbt.datediff('coalesce(p.signup_date, r.first_order_date)', as_of_date(), 'day') }}, 0) as days,
+        case when p.birth_date is not null
+            then cast(floor({{ dbt.datediff('p.birth_date', as_of_date(), 'day') }} / 365.25) as integer)
+        end as age_years
     from profile as p
     left join rfm as r on p.customer_id = r.customer_id
 )
@@ -18,14 +23,14 @@ tenure as (
 select
     p.customer_id,
     -- demographics
-    p.age_years,
+    t.age_years,
     case
-        when p.age_years is null then 'unknown'
-        when p.age_years < 25 then '18-24'
-        when p.age_years < 35 then '25-34'
-        when p.age_years < 45 then '35-44'
-        when p.age_years < 55 then '45-54'
-        when p.age_years < 65 then '55-64'
+        when t.age_years is null then 'unknown'
+        when t.age_years < 25 then '18-24'
+        when t.age_years < 35 then '25-34'
+        when t.age_years < 45 then '35-44'
+        when t.age_years < 55 then '45-54'
+        when t.age_years < 65 then '55-64'
         else '65+'
     end as age_band,
     p.gender,
@@ -37,7 +42,8 @@ select
     coalesce(p.region, 'unknown') as region,
     p.city,
     -- behaviour
-    cast(coalesce(r.recency_days, {{ var('history_days') }}) as integer) as recency_days,
+    cast(coalesce({{ dbt.datediff('r.last_order_date', as_of_date(), 'day') }}, {{ var('history_days') }}) as integer)
+        as recency_days,
     cast(coalesce(r.order_count, 0) as integer) as order_count,
     {{ stable("cast(coalesce(r.order_count, 0) as double) / greatest(least(t.days, " ~ var('history_days') ~ "), 30) * 30.4") }}
         as orders_per_month,
