@@ -13,9 +13,11 @@
 3. **notebook**: the same export files read with pandas, the same features (drop_duplicates, merges,
    groupby, pivot), the same fit, and assignment with numpy.
 4. **daily path** (``--daily``): on the warehouse the pipeline left (right after it, before the peers),
-   ``score_customers`` twice: first with nothing new since the pipeline's build, then after a day of new rows
-   (a file per fact table, 1/365 of its rows again under new keys, appended by the real loader; on Spark then
-   published to Spark's raw tables, as ``raw_exports`` does there), each with its per-step times.
+   ``score_customers`` three times: first with nothing new since the pipeline's build, then after a day of new
+   rows (a file per fact table, 1/365 of its rows again under new keys, appended by the real loader; on Spark then
+   published to Spark's raw tables, as ``raw_exports`` does there) with the as-of date kept, then after another
+   such day dated the next day, with the as-of date moved to it (what the default, the last transaction date,
+   does every day), each with its per-step times.
 
 The pipeline, floor and notebook start from the same export files. The pipeline's demo generation makes
 those files, which a retailer's exports would not need, so the ratios are printed with and without it.
@@ -110,7 +112,10 @@ FACT_KEYS = {"orders": "order_id", "order_items": "order_item_id", "web_events":
 NEW_KEY_OFFSET = 10 ** 13  # above every demo key
 
 
-def _run_job(name: str) -> dict:
+NEXT_DAY = "2026-07-01"  # the day after AS_OF: the third daily run's rows are dated then, and its as-of date
+
+
+def _run_job(name: str, as_of: str = AS_OF) -> dict:
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -118,29 +123,39 @@ def _run_job(name: str) -> dict:
     instance = dg.DagsterInstance.get()
     started = time.perf_counter()
     result = defs().resolve_job_def(name).execute_in_process(
-        run_config={"resources": {"analysis": {"config": {"as_of_date": AS_OF}}}}, instance=instance,
+        run_config={"resources": {"analysis": {"config": {"as_of_date": as_of}}}}, instance=instance,
         raise_on_error=False)
     wall = time.perf_counter() - started
     steps = [_step_figures(s) for s in instance.get_run_step_stats(result.run_id)]
     return {"success": result.success, "seconds": wall, "steps": steps}
 
 
-def _append_a_day(warehouse: str, workdir: Path) -> int:
-    """A day's new rows for each fact table (1/365 of its rows, new keys), appended as files by the loader."""
+TIMESTAMPS = {"orders": "order_ts", "web_events": "event_ts", "marketing_touches": "sent_at"}
+
+
+def _append_a_day(warehouse: str, workdir: Path, dated: str | None = None, nth: int = 1) -> int:
+    """A day's new rows for each fact table (1/365 of its rows, new keys), appended as files by the loader;
+    ``dated``: each row moved to that day (its time of day kept), as a till's next day would be."""
     import duckdb
 
     from orchestration.lib.files import APPEND, load_files
 
-    day = workdir / "daily"
+    day = workdir / f"daily-{nth}"
     day.mkdir(exist_ok=True)
+    salt = f" + {nth - 1}" if nth > 1 else ""  # another day's sample of the original rows
     with duckdb.connect(warehouse) as con:
         for table, key in FACT_KEYS.items():
             keys = [key] + (["order_id"] if table == "order_items" else [])  # a new order's lines, new ones too
-            moved = ", ".join(f"{k} + {NEW_KEY_OFFSET} as {k}" for k in keys)
+            moved = [f"{k} + {NEW_KEY_OFFSET * nth} as {k}" for k in keys]
+            if dated and table in TIMESTAMPS:
+                column = TIMESTAMPS[table]
+                moved.append(f"date '{dated}' + ({column} - date_trunc('day', {column})) as {column}")
+                keys = keys + [column]
             exclude = ", ".join(keys + ["_source", "_file", "_loaded_at"])
             sampled = "order_id" if table in ("orders", "order_items") else key  # whole orders
-            con.execute(f"copy (select {moved}, * exclude ({exclude}) from raw.{table} "
-                        f"where hash({sampled}) % 365 = 0) to '{day / (table + '_day.parquet')}' (format parquet)")
+            con.execute(f"copy (select {', '.join(moved)}, * exclude ({exclude}) from raw.{table} "
+                        f"where {key} < {NEW_KEY_OFFSET} and hash({sampled}{salt}) % 365 = 0) "
+                        f"to '{day / (table + '_day.parquet')}' (format parquet)")
         con.execute("begin")
         loads = load_files(con, sorted(day.glob("*_day.parquet")), source="inbox", mode=APPEND,
                            tables=list(FACT_KEYS))
@@ -159,7 +174,13 @@ def run_daily(warehouse: str, workdir: Path) -> dict:
     appended = _append_a_day(warehouse, workdir)
     load_seconds = time.perf_counter() - started
     new_day = _run_job("score_customers")
-    return {"unchanged": unchanged, "new_day": new_day, "appended_rows": appended, "load_seconds": load_seconds}
+    # the default's day: the new rows dated the next day, which the as-of date (the last transaction date) moves to
+    started = time.perf_counter()
+    next_rows = _append_a_day(warehouse, workdir, dated=NEXT_DAY, nth=2)
+    next_load = time.perf_counter() - started
+    next_day = _run_job("score_customers", as_of=NEXT_DAY)
+    return {"unchanged": unchanged, "new_day": new_day, "appended_rows": appended, "load_seconds": load_seconds,
+            "next_day": next_day, "next_day_rows": next_rows, "next_day_load_seconds": next_load}
 
 
 # --- the floor: one query, one fit on a sample, assignment in SQL ------------------------------------
@@ -371,7 +392,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="skip the pipeline: time the floor and notebook on the warehouse a previous run left")
     parser.add_argument("--daily", action="store_true",
-                        help="then time the daily path, score_customers, with nothing new and after a new day's rows")
+                        help="then time the daily path, score_customers: nothing new, a new day's rows, and the next "
+                             "day's rows with the as-of date moved to it")
     parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                         help="the pipeline's engine (spark: local[2], the spark extra and Java 17); the floor and "
                              "notebook are the same either way")
@@ -445,7 +467,9 @@ def main() -> None:
     if daily:
         for label, run in ((f"daily: score_customers, nothing new", daily["unchanged"]),
                            (f"daily: score_customers after a day's {daily['appended_rows']:,} new rows "
-                            f"(loaded in {daily['load_seconds']:.1f} s)", daily["new_day"])):
+                            f"(loaded in {daily['load_seconds']:.1f} s)", daily["new_day"]),
+                           (f"daily: the next day, {daily['next_day_rows']:,} new rows dated {NEXT_DAY} (loaded in "
+                            f"{daily['next_day_load_seconds']:.1f} s), the as-of date moved to it", daily["next_day"])):
             if not run["success"]:
                 raise SystemExit(f"{label} failed: see the Dagster run in " + env["DAGSTER_HOME"])
             print(f"\n{label}: {run['seconds']:.1f} s")
