@@ -6,11 +6,11 @@
     the new ones (strategy changed_customers). Each customer's rows depend on that customer's own rows only, so
     the result equals a full rebuild, as long as nothing else moved since that build: the same code and vars (the
     record's fingerprint, checked here), an as-of date no earlier than the record's (a later one also rebuilds the
-    customers whose orders or dates it moves past a window's edge: macros/windows.sql), the same feature columns (the top
-    categories, channels and devices a model's columns are named after, checked here: when they changed every
-    customer is recomputed), and no raw row removed or product changed (checked by Dagster before dbt runs, which
-    then forgets the record: orchestration/lib/customer_builds.py). Without a record that applies, every customer
-    is rebuilt. Elsewhere (Spark) they are tables, rebuilt in full.
+    customers whose orders or dates it moves past a window's edge: macros/windows.sql), the same feature columns
+    (the top categories, channels and devices a model's columns are named after, checked here: when they changed
+    every customer is recomputed), and no raw row removed or product changed (checked by Dagster before dbt runs,
+    which then forgets the record: orchestration/lib/customer_builds.py). Without a record that applies, every
+    customer is rebuilt. Elsewhere (Spark) they are tables, rebuilt in full.
 
     The checked orders and valid orders are per customer the same way. The checked order lines have no customer:
     they are rebuilt per order (config changed_key='order_id'), for the orders in int_orders__changed (every order
@@ -173,7 +173,8 @@
     select order_id from {{ source('raw', 'orders') }}
     where customer_id in (select customer_id from {{ ref('int_customers__changed') }})
     union
-    select order_id from {{ source('raw', 'order_items') }} where order_item_id in ({{ new_keys('order_items', since) }})
+    select order_id from {{ source('raw', 'order_items') }}
+    where order_item_id in ({{ new_keys('order_items', since) }})
 {%- endmacro %}
 
 {#- `relation` (with a customer_id) as this build reads it: only the changed customers' rows when
