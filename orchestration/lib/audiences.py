@@ -148,7 +148,8 @@ def _add_deltas(files, file_segments, current: pd.DataFrame, previous: pd.DataFr
                        previous.loc[left, keys].assign(change="left")], ignore_index=True)
     names = df.assign(segment_id=df["segment_id"].astype(str)).drop_duplicates("segment_id").set_index(
         "segment_id")["segment_name"]
-    for segment_id in sorted(set(now["segment_id"]) | set(previous["segment_id"])):
+    # the distinct ids, not a set of every row's (iterating an Arrow column value by value took 1.6 s at 1M)
+    for segment_id in sorted(set(now["segment_id"].unique()) | set(previous["segment_id"].unique())):
         rows = moved[moved["segment_id"] == segment_id]
         stem = _stem(segment_id, "delta")
         files[stem] = rows.assign(segment_name=names.get(segment_id))[
