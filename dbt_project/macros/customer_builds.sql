@@ -46,8 +46,13 @@
     {{ return(config.get('changed_key') or 'customer_id') }}
 {%- endmacro %}
 
+{#- The model listing the changed keys of `key`: customers, or orders (for the order lines). -#}
+{% macro changed_list(key) -%}
+    {{ return(ref('int_orders__changed') if key == 'order_id' else ref('int_customers__changed')) }}
+{%- endmacro %}
+
 {% macro changed_relation() -%}
-    {{ return(ref('int_orders__changed') if changed_key() == 'order_id' else ref('int_customers__changed')) }}
+    {{ return(changed_list(changed_key())) }}
 {%- endmacro %}
 
 {#- The raw tables the changed customers are found in and the records count. -#}
@@ -180,17 +185,17 @@
 {#- `relation` (with a customer_id) as this build reads it: only the changed customers' rows when
     `changed_only` (rebuilds_changed_customers()), else all of it. -#}
 {% macro for_customers(relation, changed_only) -%}
-    {%- if changed_only -%}
-    (select * from {{ relation }} where customer_id in (select customer_id from {{ ref('int_customers__changed') }}))
-    {%- else -%}
-    {{ relation }}
-    {%- endif -%}
+    {{ return(changed_rows(relation, changed_only, 'customer_id')) }}
 {%- endmacro %}
 
 {#- The same for a relation with an order_id: only the changed orders' rows (int_orders__changed). -#}
 {% macro for_orders(relation, changed_only) -%}
+    {{ return(changed_rows(relation, changed_only, 'order_id')) }}
+{%- endmacro %}
+
+{% macro changed_rows(relation, changed_only, key) -%}
     {%- if changed_only -%}
-    (select * from {{ relation }} where order_id in (select order_id from {{ ref('int_orders__changed') }}))
+    (select * from {{ relation }} where {{ key }} in (select {{ key }} from {{ changed_list(key) }}))
     {%- else -%}
     {{ relation }}
     {%- endif -%}

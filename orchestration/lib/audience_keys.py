@@ -57,10 +57,13 @@ def sha256_hex(normalised: str | None) -> str | None:
 
 
 def hashed_emails(values: pd.Series) -> pd.Series:
-    # a loop over a plain list: Series.map over Arrow-backed strings spent most of its time fetching each value
-    return pd.Series([sha256_hex(normalise_email(v)) for v in values.tolist()], index=values.index, dtype=object)
+    return _hashed(values, normalise_email)
 
 
 def hashed_phones(values: pd.Series, default_country_code: str = "1") -> pd.Series:
-    return pd.Series([sha256_hex(normalise_phone(v, default_country_code)) for v in values.tolist()],
-                     index=values.index, dtype=object)
+    return _hashed(values, lambda v: normalise_phone(v, default_country_code))
+
+
+def _hashed(values: pd.Series, normalise) -> pd.Series:
+    # a loop over a plain list: Series.map over Arrow-backed strings spent most of its time fetching each value
+    return pd.Series([sha256_hex(normalise(v)) for v in values.tolist()], index=values.index, dtype=object)
