@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from orchestration.lib.metadata import table_metadata
-from orchestration.lib.warehouse import connect, has_table, transaction, write_frames
+from orchestration.lib.warehouse import connect, fetch_df, fetch_df_chunks, has_table, transaction, write_frames
 
 
 class SqlSession(Protocol):
@@ -58,7 +58,7 @@ class DuckDBSession:
         self.con = con
 
     def df(self, sql: str) -> pd.DataFrame:
-        return self.con.execute(sql).df()
+        return fetch_df(self.con, sql)
 
     def one(self, sql: str) -> tuple:
         return self.con.execute(sql).fetchone()
@@ -90,9 +90,7 @@ class DuckDBSession:
     def chunks(self, sql: str, rows: int) -> Iterator[pd.DataFrame]:
         reader = self.con.cursor()  # its own session: the chunks stream while this one writes
         try:
-            reader.execute(sql)
-            while len(chunk := reader.fetch_df_chunk(max(1, rows // duckdb.__standard_vector_size__))):
-                yield chunk
+            yield from fetch_df_chunks(reader, sql, rows)
         finally:
             reader.close()
 

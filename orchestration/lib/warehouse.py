@@ -20,6 +20,7 @@ from typing import Iterator, Mapping
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from ml.scoring_sql import sql_string
 from orchestration.lib.settings import (DUCKDB_MEMORY_ENV, LOCK_WAIT_ENV, duckdb_memory_limit, lock_wait_seconds,
@@ -136,9 +137,54 @@ def column_names(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[
                                       "where table_schema = ? and table_name = ?", [schema, name]).fetchall()}
 
 
+def fetch_df(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """``sql``'s result as DuckDB's ``df()`` makes it, its text columns handed over through Arrow.
+
+    ``df()`` makes a pandas string of each text value one at a time (at 1M customers the audiences' eight text
+    columns took 2.9-4.2 s, through Arrow 1.4 s). Only the text columns take that path: Arrow's pandas differs
+    from ``df()`` for the others (nullable integers and booleans, dates, decimals), so DuckDB converts those.
+    """
+    result = con.execute(sql, params or [])
+    if not _has_text(result.description):
+        return result.df()
+    return _as_duckdb_df(con, result.to_arrow_table(), result.description)
+
+
+def fetch_df_chunks(con: duckdb.DuckDBPyConnection, sql: str, rows: int) -> Iterator[pd.DataFrame]:
+    """``fetch_df`` a chunk of about ``rows`` rows at a time."""
+    result = con.execute(sql)
+    description = result.description
+    if not _has_text(description):
+        while len(chunk := result.fetch_df_chunk(max(1, rows // duckdb.__standard_vector_size__))):
+            yield chunk
+        return
+    converter = con.cursor()  # another query on ``con`` would end the stream
+    try:
+        for batch in result.to_arrow_reader(rows):
+            yield _as_duckdb_df(converter, pa.Table.from_batches([batch]), description)
+    finally:
+        converter.close()
+
+
+def _has_text(description) -> bool:
+    names = [d[0] for d in description]
+    # columns pandas could not tell apart are left to df()
+    return "VARCHAR" in {str(d[1]) for d in description} and len(set(names)) == len(names)
+
+
+def _as_duckdb_df(con: duckdb.DuckDBPyConnection, table: pa.Table, description) -> pd.DataFrame:
+    # a text column with no value at all is left to DuckDB, whose df() makes it an object column of None
+    text = [i for i, d in enumerate(description) if str(d[1]) == "VARCHAR" and table.column(i).null_count < len(table)]
+    rest = [i for i in range(len(description)) if i not in set(text)]
+    parts = [table.select(text).to_pandas()] if text else []
+    if rest:
+        parts.append(con.from_arrow(table.select(rest)).df())
+    return pd.concat(parts, axis=1)[[d[0] for d in description]]
+
+
 def query_df(sql: str, params: list | None = None, path: Path | None = None) -> pd.DataFrame:
     with connect(read_only=True, path=path) as con:
-        return con.execute(sql, params or []).df()
+        return fetch_df(con, sql, params)
 
 
 def publish(schema: str, replace: Mapping[str, pd.DataFrame], append: Mapping[str, pd.DataFrame],

@@ -56,3 +56,20 @@ def test_without_a_configured_cap_a_session_gets_half_the_machine_not_duckdbs_ow
     cap = float(value) * {"MiB": 2**20, "GiB": 2**30}[unit]
     machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     assert 0.45 * machine <= cap <= 0.51 * machine
+
+
+def test_a_query_read_through_arrow_is_the_frame_duckdb_itself_makes():
+    from orchestration.lib.warehouse import fetch_df, fetch_df_chunks
+
+    con = duckdb.connect()
+    con.execute("""create table t as select * from (values
+        (1, 'C-1', null, null, true, date '2026-06-30', 1.25::decimal(6, 2), ['a']),
+        (2, null, null, 'x', null, null, null, null)) as v(id, code, never, sometimes, flag, day, amount, tags)""")
+    for sql in ["select * from t", "select * from t where false", "select code, never from t",
+                "select id, sometimes from t where id = 1"]:
+        pd.testing.assert_frame_equal(fetch_df(con, sql), con.execute(sql).df())
+    assert fetch_df(con, "select ? as code", ["C-9"])["code"].tolist() == ["C-9"]
+    many = "select range as id, 'C-' || range as code, range % 3 = 0 as flag from range(5000) order by id"
+    chunks = list(fetch_df_chunks(con, many, 2048))
+    assert [len(c) for c in chunks] == [2048, 2048, 904]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), con.execute(many).df())

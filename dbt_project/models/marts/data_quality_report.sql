@@ -31,7 +31,7 @@ rules as (
 
     select 'customers', 'email_case_whitespace', 'fixed', (select count(distinct customer_id) from {{ source('raw', 'customers') }} where email <> {{ normalise_code('email') }})
     union all
-    select 'customers', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'customers'), 'customer_id', ['country_code', 'region', 'gender']) }})
+    select 'customers', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows('customers', 'customer_id', ['country_code', 'region', 'gender']) }})
     union all
     select 'customers', 'null_gender', 'fixed', count(*) from {{ ref('stg_shop__customers') }} where gender = 'unknown'
     union all
@@ -54,7 +54,7 @@ rules as (
     from {{ source('load_audit', '_quarantine') }}
     group by 1, 2
     union all
-    select 'orders', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'orders'), 'order_id', ['channel', 'status']) }})
+    select 'orders', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows('orders', 'order_id', ['channel', 'status']) }})
     union all
     select 'orders', 'null_channel', 'fixed', count(*) from {{ ref('stg_shop__orders') }} where channel = 'unknown'
     union all
@@ -66,11 +66,11 @@ rules as (
     union all
     select 'order_items', 'refund_line', 'netted', count(*) from {{ ref('int_order_items__checked') }} where line_type = 'refund' and dq_issue is null
     union all
-    select 'products', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'products'), 'product_id', ['category']) }})
+    select 'products', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows('products', 'product_id', ['category']) }})
     union all
-    select 'web_events', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'web_events'), 'event_id', ['event_type', 'device']) }})
+    select 'web_events', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows('web_events', 'event_id', ['event_type', 'device']) }})
     union all
-    select 'marketing_touches', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows(source('raw', 'marketing_touches'), 'touch_id', ['channel']) }})
+    select 'marketing_touches', 'code_case_whitespace', 'fixed', ({{ count_respelled_rows('marketing_touches', 'touch_id', ['channel']) }})
 ),
 
 totals as (
