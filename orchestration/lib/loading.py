@@ -21,14 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from ml.scoring_sql import quote_identifier, sql_string
 from orchestration.lib.contract import RAW_TABLES, Column, columns_of
-from orchestration.lib.files import (LEDGER, QUARANTINE, _ensure_ledger, accepted_lines, ensure_raw_table,
-                                     insert_each_key_once, keys_in_other_sources, sha256_of, value_checks,
-                                     why_untrusted)
+from orchestration.lib.files import (LEDGER, QUARANTINE, _ensure_ledger, ensure_raw_table, insert_each_key_once,
+                                     keys_in_other_sources, number_lines, sha256_of, value_checks, why_untrusted)
 from orchestration.lib.sources import Source, SourcesFile
 
 ID_KEYS = "raw._id_keys"  # ids that are not integers, by the integer key they are loaded under
@@ -111,26 +108,13 @@ def _read_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> tu
         con.execute(f"""insert into _quarantined_lines
             select line, coalesce(column_name, 'line'), error_type || ': ' || error_message, null
             from (select *, row_number() over (partition by line order by column_idx) as k from _rejects) where k = 1""")
-    # line numbers of the accepted rows: their order in the file (rowid), stepping over rejected lines
-    # the usual case, nothing rejected: line = first + row, without a frame of every row's line (16 bytes a row:
-    # 750 MB for 47M touches) and a copy of the file joined to it
-    if not rejected:
-        con.execute(f"create or replace temp view _file as select *, row_number() over (order by rowid) - 1 + {first} "
-                    "as _line from _file_read")
-        return n, 0
-    lines = accepted_lines(n, first, rejected)
-    con.register("_file_lines", pd.DataFrame({"_k": np.arange(n, dtype=np.int64), "_line": lines}))
-    con.execute("create or replace temp table _file_lined as select f.*, l._line from "
-                "(select *, row_number() over (order by rowid) - 1 as _k from _file_read) as f "
-                "inner join _file_lines as l on f._k = l._k")
-    con.unregister("_file_lines")
-    con.execute("create or replace temp view _file as select * from _file_lined")
+    number_lines(con, "_file_read", "_file", n, first, rejected)
     return n + len(rejected), len(rejected)
 
 
 def _map_file(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> None:
     """_file -> _mapped: every contract column cast, and why a row cannot be trusted (_column, _reason)."""
-    file_columns = [r[0] for r in con.execute("describe _file").fetchall() if r[0] not in ("_line", "_k")]
+    file_columns = [r[0] for r in con.execute("describe _file").fetchall() if r[0] != "_line"]
     as_text = source.resolved_format(path) == "csv"
     casts: dict[str, str] = {}
     keyed: dict[str, str] = {}  # id column -> its text in the file

@@ -175,7 +175,7 @@ def _has_text(description) -> bool:
 def _as_duckdb_df(con: duckdb.DuckDBPyConnection, table: pa.Table, description) -> pd.DataFrame:
     # a text column with no value at all is left to DuckDB, whose df() makes it an object column of None
     text = [i for i, d in enumerate(description) if str(d[1]) == "VARCHAR" and table.column(i).null_count < len(table)]
-    rest = [i for i in range(len(description)) if i not in set(text)]
+    rest = sorted(set(range(len(description))) - set(text))
     parts = [table.select(text).to_pandas()] if text else []
     if rest:
         parts.append(con.from_arrow(table.select(rest)).df())
