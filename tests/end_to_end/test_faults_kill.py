@@ -133,6 +133,20 @@ def _finish(project: Project, process: subprocess.Popen, out: Path) -> None:
     assert process.wait(timeout=RUN_TIMEOUT) == 0, out.read_text()
 
 
+def _wait_for_step_start(project: Project, run_id: str, step: str, process: subprocess.Popen, out: Path) -> None:
+    """Returns as soon as the run's event log has the step's start. One instance, polled every 50 ms: opening
+    an instance per look took long enough on a contended machine for a short step (the ingest of 1,500
+    customers) to finish before the kill meant for its middle."""
+    import dagster as dg
+
+    deadline = time.monotonic() + STEP_TIMEOUT
+    with project.instance() as instance:
+        while step not in step_events(instance, run_id, dg.DagsterEventType.STEP_START):
+            assert process.poll() is None, f"the run ended before {step} started:\n{out.read_text()}"
+            assert time.monotonic() < deadline, f"{step} did not start in {STEP_TIMEOUT} s:\n{out.read_text()}"
+            time.sleep(0.05)
+
+
 def _wait_for_message(project: Project, run_id: str, text: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -166,14 +180,8 @@ def test_kill_during_step_leaves_published_results_and_no_stall(chain, point, jo
     launched = time.monotonic()
     process, out = project.make_run(job)
     run_id = project.run_after(known, process, out)
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while True:  # the step started: the previous dead run's slot was freed, this run got it
-        with project.instance() as instance:
-            if step in step_events(instance, run_id, dg.DagsterEventType.STEP_START):
-                break
-        assert process.poll() is None, f"{job} ended before {step} started:\n{out.read_text()}"
-        assert time.monotonic() < deadline, f"{step} did not start in {STEP_TIMEOUT} s:\n{out.read_text()}"
-        time.sleep(0.1)
+    # the step started: the previous dead run's slot was freed, this run got it
+    _wait_for_step_start(project, run_id, step, process, out)
     to_step = time.monotonic() - launched
     time.sleep(delay)
     os.killpg(process.pid, signal.SIGKILL)
@@ -208,8 +216,6 @@ def test_kill_during_step_leaves_published_results_and_no_stall(chain, point, jo
 def test_next_run_succeeds_with_sessions_open_on_the_snapshot_and_the_live_file(chain):
     """The chain's last kill is cleaned up by the next launch, which completes while an analyst holds the
     snapshot open the whole time and a read-only session on the live warehouse makes its writer wait."""
-    import dagster as dg
-
     project: Project = chain["project"]
     assert chain["published"], "the chain's complete run did not happen"
     analyst = duckdb.connect(str(project.snapshot), read_only=True)
@@ -219,12 +225,8 @@ def test_next_run_succeeds_with_sessions_open_on_the_snapshot_and_the_live_file(
     launched = time.monotonic()
     process, out = project.make_run("segment_customers")
     run_id = project.run_after(known, process, out)
-    while True:  # from the segmentation's start, a reader on the live file (it will want to write)
-        with project.instance() as instance:
-            if "customer_segmentation" in step_events(instance, run_id, dg.DagsterEventType.STEP_START):
-                break
-        assert process.poll() is None, out.read_text()
-        time.sleep(0.1)
+    # from the segmentation's start, a reader on the live file (it will want to write)
+    _wait_for_step_start(project, run_id, "customer_segmentation", process, out)
     with duckdb.connect(str(project.warehouse), read_only=True) as live:  # until the writer says it waits
         live.execute("select count(*) from marts.customer_features").fetchone()
         waited = _wait_for_message(project, run_id, "is locked by PID", timeout=90)
