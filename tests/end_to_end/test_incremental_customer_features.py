@@ -4,7 +4,8 @@ One small warehouse goes through a user's days with the real loader, real dbt an
 dbt_features: a first build (every customer), a day appended by the till (a few customers' orders, lines, events
 and touches, a new customer, and a customer re-sent as a test account, who must leave the features), a changed
 product list. After each build the per-customer models and customer_features are compared with a full rebuild
-(dbt --full-refresh) of the same raw tables; a customer the day did not touch is shown not to have been recomputed.
+(dbt --full-refresh) of the same raw tables; a customer the day did not touch is shown not to have been recomputed,
+and one whose only new row is a marketing touch only in the models that read touches.
 What else makes the next build recompute everyone (raw rows gone, a moved as-of date, new code) is read from the
 plan.
 """
@@ -28,9 +29,12 @@ PER_CUSTOMER = ["int_customer__category_mix", "int_customer__channel_mix", "int_
                 "int_customer__rfm", "int_orders__checked", "int_orders__valid", "int_order_items__checked"]
 TABLES = [f"intermediate.{m}" for m in PER_CUSTOMER] + ["marts.customer_features"]
 UNTOUCHED = 15  # no row of the till's day is this customer's
+TOUCHED_ONLY = 16  # the till's day has a marketing touch of this customer, and nothing else
+MARKED = (UNTOUCHED, TOUCHED_ONLY)
 MARK = 999  # an order count no build computes here (and within the features' tests' range)
 MOVED_AS_OF = "2026-07-10"
-ORDERS_OF = {UNTOUCHED: [14, 34, 54]}  # the first load's orders of a customer (order i is customer i % 20 + 1)
+# the first load's orders of a customer (order i is customer i % 20 + 1)
+ORDERS_OF = {UNTOUCHED: [14, 34, 54], TOUCHED_ONLY: [15, 35, 55]}
 
 
 def _customers(ids, emails=None) -> pd.DataFrame:
@@ -63,21 +67,24 @@ def _full_rebuild(warehouse: Path, tmp: Path, as_of: str = AS_OF) -> dict[str, p
     return _features(copy)
 
 
-def _assert_same(built: dict[str, pd.DataFrame], full: dict[str, pd.DataFrame], but: int | None = None) -> None:
+def _assert_same(built: dict[str, pd.DataFrame], full: dict[str, pd.DataFrame], but: tuple[int, ...] = ()) -> None:
     for table in TABLES:
         ours, theirs = built[table], full[table]
-        if but is not None:  # the marked customer, or the lines of their orders
-            key, left_out = ("customer_id", [but]) if "customer_id" in ours else ("order_id", ORDERS_OF[but])
+        if but:  # the marked customers, or the lines of their orders
+            key, left_out = (("customer_id", list(but)) if "customer_id" in ours
+                             else ("order_id", [o for c in but for o in ORDERS_OF[c]]))
             ours, theirs = ours[~ours[key].isin(left_out)], theirs[~theirs[key].isin(left_out)]
         pd.testing.assert_frame_equal(ours.reset_index(drop=True), theirs.reset_index(drop=True), obj=table)
 
 
 def _mark(warehouse: Path) -> None:
-    """A mark on a customer the next build does not touch: a rebuild of that customer would erase it."""
+    """A mark on the customers whose orders the next build does not touch: rebuilding their orders would erase it."""
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(f"update intermediate.int_customer__rfm set order_count = {MARK} where customer_id = {UNTOUCHED}")
-        con.execute(f"update intermediate.int_order_items__checked set quantity = {MARK} "
-                    f"where order_id = {ORDERS_OF[UNTOUCHED][0]}")
+        for customer in MARKED:
+            con.execute(f"update intermediate.int_customer__rfm set order_count = {MARK} "
+                        f"where customer_id = {customer}")
+            con.execute(f"update intermediate.int_order_items__checked set quantity = {MARK} "
+                        f"where order_id = {ORDERS_OF[customer][0]}")
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +124,8 @@ def days(tmp_path_factory, dbt_manifest):
     day["order_items"] = pd.concat([day["order_items"], day["order_items"].iloc[[0]].assign(order_item_id=2061,
                                                                                              order_id=206)])
     day["customers"] = _customers([8, 21], ["qa+8@example.com", "c21@example.com"])
+    day["marketing_touches"] = pd.concat([day["marketing_touches"], day["marketing_touches"].iloc[[0]].assign(
+        touch_id=9101, customer_id=TOUCHED_ONLY)])
     # order 207 (customer 7) adopts the orphan line 9001; line 101 is re-sent moved from order 10 (customer 11) to
     # order 12 (customer 13): both orders' lines and both customers are rebuilt
     day["orders"] = pd.concat([day["orders"], new_order.assign(order_id=207, customer_id=7)])
@@ -153,16 +162,23 @@ def test_the_first_build_computes_every_customer(days):
 
 
 def test_a_day_rebuilds_only_its_customers_and_equals_a_full_rebuild(days):
-    # 7 orders, 12 lines, 5 events, 5 touches and 2 customer rows
-    assert _log(days["day"]) == ("customer features: only the customers of the 31 raw rows loaded since the last "
+    # 7 orders, 12 lines, 5 events, 6 touches and 2 customer rows
+    assert _log(days["day"]) == ("customer features: only the customers of the 32 raw rows loaded since the last "
                                  "build are rebuilt (10 models)")
     built, full = days["day_features"], days["day_full"]
-    _assert_same(built, full, but=UNTOUCHED)
+    _assert_same(built, full, but=MARKED)
     rfm = built["intermediate.int_customer__rfm"].set_index("customer_id")
-    assert rfm.loc[UNTOUCHED, "order_count"] == MARK  # not recomputed: none of its rows changed
-    assert 21 in rfm.index  # the new customer's first order
     lines = built["intermediate.int_order_items__checked"].set_index("order_item_id")
-    assert (lines.loc[lines["order_id"] == ORDERS_OF[UNTOUCHED][0], "quantity"] == MARK).all()  # not recomputed
+    for customer in MARKED:  # not recomputed: none of its orders or lines changed
+        assert rfm.loc[customer, "order_count"] == MARK, customer
+        assert (lines.loc[lines["order_id"] == ORDERS_OF[customer][0], "quantity"] == MARK).all(), customer
+    # the touch: the models reading touches did recompute that customer, and count it as a full rebuild does
+    for table in ("intermediate.int_customer__engagement", "intermediate.int_customer__monthly_campaigns"):
+        ours, theirs = (frame[frame["customer_id"] == TOUCHED_ONLY].reset_index(drop=True)
+                        for frame in (built[table], full[table]))
+        assert len(ours) > 0
+        pd.testing.assert_frame_equal(ours, theirs, obj=table)
+    assert 21 in rfm.index  # the new customer's first order
     assert days["first"]["orphan_line"] == "orphan_order" and pd.isna(lines.loc[9001, "dq_issue"])  # its order came
     assert lines.loc[101, "order_id"] == 12  # moved, once
     # the customer re-sent as a test account left what is counted from orders (and the features); the full
@@ -188,8 +204,9 @@ def test_a_later_as_of_date_rebuilds_only_the_customers_it_reaches(days):
         "customer features: only the customers of the 0 raw rows loaded since the last build and those whose orders "
         f"or dates the as-of date's move from {AS_OF} to {MOVED_AS_OF} reaches are rebuilt (10 models)")
     built, full = days["as_of_features"], days["as_of_full"]
-    _assert_same(built, full, but=UNTOUCHED)
-    assert built["intermediate.int_customer__rfm"].set_index("customer_id").loc[UNTOUCHED, "order_count"] == MARK
+    _assert_same(built, full, but=MARKED)
+    assert (built["intermediate.int_customer__rfm"].set_index("customer_id").loc[list(MARKED), "order_count"]
+            == MARK).all()
     valid = set(built["intermediate.int_orders__valid"]["order_id"])
     assert 301 not in valid and 303 in valid  # out of the window; no longer in the future
     before = days["products_features"]["intermediate.int_customer__purchase_rhythm"].set_index("customer_id")
@@ -217,5 +234,5 @@ def test_rows_gone_from_raw_an_earlier_as_of_date_or_new_code_rebuild_every_cust
             "int_customers__changed or int_orders__changed is not in this build's selection")
         con.execute("delete from raw.orders where order_id >= 50 and order_id <= 60")  # as a smaller export would
         gone = plan_customers(con, current, False).rebuild_all_because
-        # of the 362 raw rows it read: 22 customers, 4 products, 70 orders, 136 lines, 65 events, 65 touches
-        assert gone == "raw rows int_customer__category_mix's last build read are no longer there (11 of 362)"
+        # of the 363 raw rows it read: 22 customers, 4 products, 70 orders, 136 lines, 65 events, 66 touches
+        assert gone == "raw rows int_customer__category_mix's last build read are no longer there (11 of 363)"

@@ -2,7 +2,7 @@
 -- depends_on: {{ ref('int_order_items__checked') }}, {{ ref('stg_shop__products') }}
 {%- set categories = top_categories() %}
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['orders'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build([top_categories()] if stages_incrementally() else []) }}") }}
 {%- set changed_only = rebuilds_changed_customers([categories]) %}
 {%- set named = [] %}

@@ -5,7 +5,7 @@
 {%- set channels = top_channels() %}
 {%- set devices = top_devices() %}
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['orders', 'web_events'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build([top_channels(), top_devices()] if stages_incrementally() else []) }}") }}
 {%- set changed_only = rebuilds_changed_customers([channels, devices]) %}
 with orders as (

@@ -3,7 +3,7 @@
 -- the data has (top_touch_channels), and on-site engagement (over the 30 days of web events).
 {%- set touch_channels = top_touch_channels() %}
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['marketing_touches', 'web_events'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build([top_touch_channels()] if stages_incrementally() else []) }}") }}
 {%- set changed_only = rebuilds_changed_customers([touch_channels]) %}
 with touches as (

@@ -2,7 +2,7 @@
 -- Per customer and calendar month: the marketing touches they got (and converted) and their valid
 -- orders (and net revenue). The outcomes segment_uplift and segment_kpi_history judge campaigns by.
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['orders', 'marketing_touches'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
 {%- set changed_only = rebuilds_changed_customers() %}
 with touches as (

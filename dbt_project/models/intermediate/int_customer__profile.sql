@@ -2,7 +2,7 @@
 -- Demographics and geography of real (non-test) customers (the age is counted in customer_features, from the
 -- birth date: a moved as-of date leaves these rows as they are).
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=[], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
 {%- set changed_only = rebuilds_changed_customers() %}
 select

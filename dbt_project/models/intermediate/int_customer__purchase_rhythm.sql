@@ -3,7 +3,7 @@
 -- the mean gap between orders, how regular those gaps are, and whether spend is rising or
 -- falling (the later half of the history window against the earlier half).
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['orders'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
 {%- set changed_only = rebuilds_changed_customers() %}
 with orders as (

@@ -2,7 +2,7 @@
 -- Frequency and monetary value per customer, and the last order date recency is counted from (in customer_features,
 -- so that a moved as-of date leaves these rows as they are), from non-cancelled orders.
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['orders'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
 {%- set changed_only = rebuilds_changed_customers() %}
 with orders as (

@@ -3,7 +3,7 @@
 -- customer is quarantined (orphan_customer, before its own issues), and test accounts' orders
 -- are marked so that features leave them out. Rebuilt per changed customer (macros/customer_builds.sql).
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['orders'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
 {%- set changed_only = rebuilds_changed_customers() %}
 with orders as (

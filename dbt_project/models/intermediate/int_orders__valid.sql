@@ -3,7 +3,7 @@
 -- sale and refund amounts. Everything downstream counts from here. Rebuilt per changed customer
 -- (macros/customer_builds.sql: a changed line's order is a changed customer's).
 {{ config(materialized=customer_materialization(), incremental_strategy='changed_customers',
-          on_schema_change='sync_all_columns',
+          changed_in=['orders'], on_schema_change='sync_all_columns',
           post_hook="{{ record_customer_build() }}") }}
 {%- set changed_only = rebuilds_changed_customers() %}
 with orders as (
