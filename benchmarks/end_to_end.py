@@ -477,7 +477,7 @@ def main() -> None:
     print(f"(the pipeline runs {len(pipeline['steps'])} steps with validation, quarantine, tests, profiles and "
           f"lineage; the floor and notebook read the same export files and compute only their features)")
     if daily:
-        for label, run in ((f"daily: score_customers, nothing new", daily["unchanged"]),
+        for label, run in (("daily: score_customers, nothing new", daily["unchanged"]),
                            (f"daily: score_customers after a day's {daily['appended_rows']:,} new rows "
                             f"(loaded in {daily['load_seconds']:.1f} s)", daily["new_day"]),
                            (f"daily: the next day, {daily['next_day_rows']:,} new rows dated {NEXT_DAY} (loaded in "
