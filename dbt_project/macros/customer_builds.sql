@@ -65,8 +65,20 @@
     {%- if (key or changed_key()) == 'order_id' -%}
     select order_id from {{ ref('int_orders__changed') }}
     {%- else -%}
-    {{ customers_changed_in(config.get('changed_in')) }}
+    {{ customers_changed_in(changed_in_kinds()) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The model's config changed_in (none when unset), checked: a kind int_customers__changed does not have would
+    silently never rebuild the customers changed there. An order line's change counts as its order's, so the kinds
+    are the raw tables but order_items. -#}
+{% macro changed_in_kinds() -%}
+    {%- set kinds = config.get('changed_in') -%}
+    {%- set known = customer_raw_tables().keys() | reject('equalto', 'order_items') | list -%}
+    {%- for kind in kinds or [] if kind not in known -%}
+        {{ exceptions.raise_compiler_error("changed_in names " ~ kind ~ ": it must be among " ~ known | join(", ")) }}
+    {%- endfor -%}
+    {{ return(kinds) }}
 {%- endmacro %}
 
 {#- The customers whose customer row or rows of the raw tables `kinds` (int_customers__changed's changed_in)
@@ -102,6 +114,7 @@
 {#- Whether only the changed customers are rebuilt: the record applies and the feature columns named after the
     values in `lists` (top_categories() and friends) are those of the last build. -#}
 {% macro rebuilds_changed_customers(lists=[]) -%}
+    {%- do changed_in_kinds() -%}  {#- checked on every build, the first included -#}
     {%- if not customer_record_applies() -%}
         {{ return(false) }}
     {%- endif -%}
